@@ -1,0 +1,27 @@
+{
+    "name": "Trigger Marketing",
+    "version": "19.0.1.0.0",
+    "summary": "Scenarios that send the right e-mail to the right contact at the right moment, "
+    "and a lead score that acts",
+    "category": "Marketing/Marketing Automation",
+    "author": "trigger_marketing maintainers",
+    "website": "https://github.com/trigger-marketing/trigger_marketing",
+    "license": "LGPL-3",
+    "depends": ["mass_mailing", "web_hierarchy"],
+    "data": [
+        "security/trigger_marketing_security.xml",
+        "security/ir.model.access.csv",
+        "data/ir_cron_data.xml",
+        "views/marketing_scenario_views.xml",
+        "views/marketing_scenario_step_views.xml",
+        "views/marketing_scenario_participant_views.xml",
+        "views/marketing_scenario_trace_views.xml",
+        "views/marketing_scenario_enroll_views.xml",
+        "views/mailing_mailing_views.xml",
+        "views/res_partner_views.xml",
+        "views/trigger_marketing_menus.xml",
+    ],
+    "demo": [],
+    "application": True,
+    "installable": True,
+}

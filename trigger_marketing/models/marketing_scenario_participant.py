@@ -1,0 +1,280 @@
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from .marketing_scenario_trace import REASONS
+
+
+class MarketingScenarioParticipant(models.Model):
+    """One record's walk through one scenario. A re-entry is a new participant."""
+
+    _name = "marketing.scenario.participant"
+    _description = "Scenario Participant"
+    _order = "date_start desc, id desc"
+    _rec_name = "record_name"
+
+    scenario_id = fields.Many2one(
+        "marketing.scenario", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one(related="scenario_id.company_id", store=True, index=True)
+    model_name = fields.Char(string="Model", required=True)
+    res_id = fields.Many2oneReference(string="Record ID", model_field="model_name", required=True)
+    record_name = fields.Char(compute="_compute_record_name", string="Record")
+    partner_id = fields.Many2one("res.partner", string="Contact", index="btree_not_null",
+                                 ondelete="set null")
+    state = fields.Selection(
+        [
+            ("running", "Running"),
+            ("completed", "Completed"),
+            ("converted", "Converted"),
+            ("exited", "Exited"),
+            ("canceled", "Canceled"),
+        ],
+        default="running",
+        required=True,
+        index=True,
+    )
+    end_reason_code = fields.Selection(REASONS, string="End reason", readonly=True)
+    end_reason = fields.Text(string="End details", readonly=True)
+    is_test = fields.Boolean(string="Test", readonly=True)
+    date_start = fields.Datetime(string="Entered on", default=fields.Datetime.now, required=True)
+    date_end = fields.Datetime(string="Ended on")
+    trace_ids = fields.One2many("marketing.scenario.trace", "participant_id", string="Steps")
+
+    # A record walks a scenario once at a time (test walks aside): enforced by the
+    # database so that two workers or two transactions can never enrol it twice.
+    _running_unique = models.UniqueIndex(
+        "(scenario_id, res_id) WHERE state = 'running' AND is_test IS NOT TRUE",
+        "This record is already walking through this scenario.",
+    )
+    _scenario_res_idx = models.Index("(scenario_id, res_id, date_end)")
+
+    @api.depends("model_name", "res_id")
+    def _compute_record_name(self):
+        by_model = {}
+        for participant in self:
+            by_model.setdefault(participant.model_name, set()).add(participant.res_id)
+        names = {}
+        for model_name, res_ids in by_model.items():
+            if model_name not in self.env:
+                continue
+            records = self.env[model_name].browse(res_ids).sudo().exists()
+            names.update({(model_name, rec.id): rec.display_name for rec in records})
+        for participant in self:
+            participant.record_name = names.get(
+                (participant.model_name, participant.res_id),
+                self.env._("Deleted record #%(id)s", id=participant.res_id),
+            )
+
+    # ------------------------------------------------------------
+    # Enrolment (set-based)
+    # ------------------------------------------------------------
+
+    @api.model
+    def _create_for(self, scenario, records, test=False):
+        """Create participants and their first traces for ``records`` in a constant number
+        of queries, whatever the number of records.
+
+        Concurrency: a record already walking (or entering in a concurrent transaction)
+        is skipped by ``ON CONFLICT DO NOTHING`` on the unique index, never doubled.
+        """
+        if not test:
+            records = scenario._filter_audience(records)
+        if not records:
+            return self
+        res_ids = list(records._ids)
+        if not test:
+            res_ids = self._filter_reentry(scenario, res_ids)
+            if not res_ids:
+                return self
+        partner_ids = self._partner_ids_of(scenario, records.browse(res_ids))
+        now = self.env.cr.now()
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO marketing_scenario_participant
+                    (scenario_id, company_id, model_name, res_id, partner_id, state, is_test,
+                     date_start, create_uid, create_date, write_uid, write_date)
+                SELECT %(scenario)s, %(company)s, %(model)s, r.res_id, r.partner_id, 'running',
+                       %(test)s, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM unnest(%(res_ids)s::int[], %(partner_ids)s::int[]) AS r(res_id, partner_id)
+                    ON CONFLICT (scenario_id, res_id) WHERE state = 'running'
+                       AND is_test IS NOT TRUE DO NOTHING
+                RETURNING id
+                """,
+                scenario=scenario.id,
+                company=scenario.company_id.id or None,
+                model=scenario.model_name,
+                test=bool(test),
+                now=now,
+                uid=self.env.uid,
+                res_ids=res_ids,
+                partner_ids=partner_ids,
+            )
+        )
+        participant_ids = [row[0] for row in self.env.cr.fetchall()]
+        participants = self.browse(participant_ids)
+        if participants:
+            self.env["marketing.scenario.trace"]._create_first_traces(
+                scenario, participant_ids, test, now
+            )
+            scenario.invalidate_recordset(["participant_ids"])
+        return participants
+
+    @api.model
+    def _filter_reentry(self, scenario, res_ids):
+        """Drop the records that the re-entry policy keeps out (one query)."""
+        if scenario.reentry == "always":
+            return res_ids  # a running walk is refused by the unique index
+        condition = SQL("TRUE")
+        if scenario.reentry == "delay":
+            condition = SQL(
+                "p.state = 'running' OR p.date_end > %s",
+                self.env.cr.now() - timedelta(days=scenario.reentry_days),
+            )
+        self.flush_model(["scenario_id", "res_id", "state", "is_test", "date_end"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT DISTINCT p.res_id
+                  FROM marketing_scenario_participant p
+                 WHERE p.scenario_id = %s AND p.res_id = ANY(%s)
+                   AND p.is_test IS NOT TRUE AND (%s)
+                """,
+                scenario.id,
+                res_ids,
+                condition,
+            )
+        )
+        blocked = {row[0] for row in self.env.cr.fetchall()}
+        return [res_id for res_id in res_ids if res_id not in blocked]
+
+    @api.model
+    def _partner_ids_of(self, scenario, records):
+        """The contact of each record, in the order of ``records`` (None when unknown)."""
+        fname = scenario._partner_field()
+        if fname == "id":
+            return list(records._ids)
+        if not fname:
+            return [None] * len(records)
+        records.fetch([fname])
+        return [rec[fname].id or None for rec in records]
+
+    # ------------------------------------------------------------
+    # Reactions to changes of the target records (mail.thread hooks)
+    # ------------------------------------------------------------
+
+    @api.model
+    def _on_records_deleted(self, records):
+        """The walks of deleted records end as canceled, their pending steps with them."""
+        cache = self.env["marketing.scenario"]._scenario_cache(records._name)
+        self.flush_model(["scenario_id", "res_id", "state"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id FROM marketing_scenario_participant
+                 WHERE scenario_id = ANY(%s) AND res_id = ANY(%s) AND state = 'running'
+                """,
+                list(cache["live"]),
+                list(records._ids),
+            )
+        )
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        if ids:
+            self.browse(ids)._end("canceled", "record_deleted")
+
+    @api.model
+    def _on_records_changed(self, records, entries):
+        """After a write: end the walks whose record reached the goal, and wake the
+        wait-until steps whose condition became true. One query to find them."""
+        wait_step_ids = [sid for entry in entries for sid in entry["wait_steps"]]
+        self.env["marketing.scenario.trace"].flush_model(["state", "step_id", "participant_id"])
+        self.flush_model(["scenario_id", "res_id", "state"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT p.id, p.scenario_id, p.res_id, t.id, t.step_id
+                  FROM marketing_scenario_participant p
+             LEFT JOIN marketing_scenario_trace t
+                    ON t.participant_id = p.id AND t.state = 'waiting' AND t.step_id = ANY(%s)
+                 WHERE p.scenario_id = ANY(%s) AND p.res_id = ANY(%s) AND p.state = 'running'
+                """,
+                wait_step_ids,
+                [entry["id"] for entry in entries],
+                list(records._ids),
+            )
+        )
+        rows = self.env.cr.fetchall()
+        if not rows:
+            return
+        Scenario = self.env["marketing.scenario"]
+        Step = self.env["marketing.scenario.step"]
+        converted = self.browse()
+        to_wake = []
+        for scenario_id, scenario_rows in _group_rows(rows, 1).items():
+            scenario = Scenario.browse(scenario_id)
+            goal = scenario._goal_domain()
+            reached = set()
+            if goal is not None:
+                candidates = records.browse({row[2] for row in scenario_rows})
+                reached = set(candidates.filtered_domain(goal)._ids)
+                converted |= self.browse({row[0] for row in scenario_rows if row[2] in reached})
+            for step_id, step_rows in _group_rows(
+                [row for row in scenario_rows if row[3] and row[2] not in reached], 4
+            ).items():
+                condition = Step.browse(step_id)._domain("condition_domain")
+                candidates = records.browse({row[2] for row in step_rows})
+                met = set(candidates.filtered_domain(condition)._ids)
+                to_wake += [row[3] for row in step_rows if row[2] in met]
+        if converted:
+            converted._end("converted", "goal")
+        if to_wake:
+            now = fields.Datetime.now()
+            Trace = self.env["marketing.scenario.trace"]
+            Trace.browse(to_wake).write({"state": "scheduled", "scheduled_at": now})
+            Trace._wake_cron_at(now)
+
+    # ------------------------------------------------------------
+    # End of walk
+    # ------------------------------------------------------------
+
+    def _end(self, state, reason_code, reason=None):
+        """End these running walks with ``state`` and cancel their pending traces."""
+        running = self.filtered(lambda p: p.state == "running")
+        if not running:
+            return
+        running.write(
+            {
+                "state": state,
+                "date_end": fields.Datetime.now(),
+                "end_reason_code": reason_code,
+                "end_reason": reason,
+            }
+        )
+        pending = self.env["marketing.scenario.trace"].search(
+            [("participant_id", "in", running.ids), ("state", "in", ("scheduled", "waiting"))]
+        )
+        pending._cancel(reason_code, reason)
+
+    def action_cancel(self):
+        self._end("canceled", "manual")
+        return True
+
+    def action_view_record(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self.model_name,
+            "res_id": self.res_id,
+            "view_mode": "form",
+            "target": "current",
+        }
+
+
+def _group_rows(rows, index):
+    grouped = {}
+    for row in rows:
+        grouped.setdefault(row[index], []).append(row)
+    return grouped
