@@ -68,6 +68,9 @@ class MailingMailing(models.Model):
             "body": self._prepend_preview(self.body_html or "", self.preview),
             "composition_mode": "mass_mail",
             "email_from": self.email_from,
+            # never send from inside the step's transaction: if it rolled back after the
+            # SMTP call the mail would go twice. The mail queue sends what was committed.
+            "force_send": False,
             "mail_server_id": self.mail_server_id.id,
             "mass_mailing_id": self.id,
             "model": self.mailing_model_real,

@@ -456,7 +456,8 @@ class MarketingScenarioTrace(models.Model):
                 outcome.skip(trace, "mail_not_sent", str(detail))
             elif status in ("outgoing", "process"):
                 # still in the queue: decide once it has left it
-                if outcome.now - trace.parent_id.done_at > MAIL_QUEUE_GRACE:
+                deadline = step._planned_date(trace.parent_id.done_at)
+                if outcome.now > deadline + MAIL_QUEUE_GRACE:
                     outcome.skip(trace, "mail_not_sent",
                                  self.env._("still in the outgoing queue"))
                 else:

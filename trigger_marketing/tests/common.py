@@ -1,5 +1,8 @@
+import re
 from contextlib import contextmanager
 from datetime import datetime
+
+from odoo.tools import mail
 
 from odoo.addons.base.tests.test_ir_cron import CronMixinCase
 from odoo.addons.mass_mailing.tests.common import MassMailCase
@@ -44,7 +47,7 @@ class TriggerMarketingCase(MassMailCase, CronMixinCase):
         values.update(vals)
         return self.env["marketing.scenario"].create(values)
 
-    def make_mailing(self, scenario, subject="Hello", body="<p>Hello {{ object.name }}</p>"):
+    def make_mailing(self, scenario, subject="Hello", body='<p>Hello <t t-out="object.name"/></p>'):
         return self.env["mailing.mailing"].create(
             {
                 "name": subject,
@@ -99,3 +102,33 @@ class TriggerMarketingCase(MassMailCase, CronMixinCase):
         if state:
             domain.append(("state", "=", state))
         return self.env["marketing.scenario.trace"].search(domain)
+
+    def send_queue(self):
+        """Let the outgoing mail queue send (SMTP is mocked by ``mock_mail_gateway``)."""
+        self.env["mail.mail"].sudo().search([("state", "=", "outgoing")]).send()
+        self.env.invalidate_all()
+
+    def mailing_trace(self, step, record):
+        return self.env["mailing.trace"].search(
+            [("mass_mailing_id", "=", step.mailing_id.id), ("res_id", "=", record.id),
+             ("model", "=", record._name)]
+        )
+
+    def trace_of(self, step, record):
+        return self.env["marketing.scenario.trace"].search(
+            [("step_id", "=", step.id), ("participant_id.res_id", "=", record.id)]
+        )
+
+    def click(self, step, partner, label):
+        """Click the link ``label`` of the mail ``step`` sent to ``partner``, as the
+        tracking route does."""
+        trace = self.mailing_trace(step, partner)
+        email = self._find_sent_email_wemail(partner.email_formatted)
+        for _href, url, _dummy, link_label in re.findall(mail.HTML_TAG_URL_REGEX, email["body"]):
+            if link_label == label and "/r/" in url:
+                code = url.split("/r/")[1].split("/")[0]
+                self.env["link.tracker.click"].sudo().add_click(
+                    code, ip="10.0.0.1", country_code="BE", mailing_trace_id=trace.id
+                )
+                return trace
+        raise AssertionError(f"link {label} not found in the mail to {partner.email}")
