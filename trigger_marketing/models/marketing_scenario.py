@@ -389,7 +389,7 @@ class MarketingScenario(models.Model):
         ]
         return fnames[0] if fnames else None
 
-    def enroll(self, records, test=False):
+    def enroll(self, records, test=False, new_records=False):
         """Make ``records`` enter the scenario, set-based.
 
         Only records that match the audience, have not reached the goal yet, are not
@@ -398,6 +398,7 @@ class MarketingScenario(models.Model):
 
         :param records: records of the scenario's target model
         :param bool test: create test participants (their e-mails go to the test address)
+        :param bool new_records: the records were just created (no previous walk to check)
         :return: the new ``marketing.scenario.participant`` records
         """
         self.ensure_one()
@@ -422,7 +423,7 @@ class MarketingScenario(models.Model):
             )
         if not self.step_ids:
             return Participant
-        return Participant._create_for(self, records, test=test)
+        return Participant._create_for(self, records, test=test, new_records=new_records)
 
     def _cancel_pending(self, reason_code, reason=None):
         """Cancel every pending step of these scenarios and close their running walks."""
@@ -475,7 +476,7 @@ class MarketingScenario(models.Model):
         matching the audience: a new record that matches has started to match)."""
         for entry in self._scenario_cache(records._name)["running"]:
             if entry["trigger"] in REALTIME_TRIGGERS:
-                self.browse(entry["id"]).enroll(records)
+                self.browse(entry["id"]).enroll(records, new_records=True)
 
     @api.model
     def _watched_by_write(self, model_name, vals):

@@ -261,9 +261,37 @@ class MarketingScenarioTrace(models.Model):
 
     @api.model
     def _wake_cron_at(self, at):
-        cron = self.env.ref("trigger_marketing.ir_cron_scenario_process", raise_if_not_found=False)
-        if cron:
-            cron.sudo()._trigger(max(at, self.env.cr.now()))
+        """Wake the processing cron at ``at``: ``ir.cron._trigger``, lean for the hot path.
+
+        Real-time enrolment calls this inside the user's create or write, so it costs one
+        INSERT, and none when this transaction already woke the cron at an earlier or
+        equal time: that run schedules the next one itself (``_schedule_next_run``).
+        """
+        now = self.env.cr.now()
+        at = max(at, now)
+        woken = self.env.cr.postcommit.data
+        key = "trigger_marketing.woken_at"
+        if woken.get(key) and woken[key] <= at:
+            return
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            "trigger_marketing.ir_cron_scenario_process"
+        )
+        if not cron_id:
+            return
+        woken[key] = at
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date,
+                                             write_uid, write_date)
+                VALUES (%(cron)s, %(at)s, %(uid)s, %(now)s, %(uid)s, %(now)s)
+                """,
+                cron=cron_id, at=at, uid=self.env.uid, now=now,
+            )
+        )
+        if at <= now:
+            # as ir.cron._trigger does: tell the cron workers right after the commit
+            self.env.cr.postcommit.add(self.env["ir.cron"]._notifydb)
 
     @api.model
     def _schedule_next_run(self):

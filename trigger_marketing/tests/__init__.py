@@ -1,2 +1,3 @@
 from . import test_smoke
 from . import test_mail_branches
+from . import test_enrollment
