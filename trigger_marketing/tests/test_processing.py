@@ -167,3 +167,25 @@ class TestProcessing(TriggerMarketingCase):
             # a batch of a score step and of a tag step: a handful of queries, whatever N
             self.assertLessEqual(max(large), 25)
             print(f"queries per batch (score step, tag step): 50 traces {small}, 500 {large}")
+
+    def test_processing_lanes(self):
+        """Extra crons let several workers share the due traces; all are woken."""
+        with self.at(NOW):
+            Trace = self.env["marketing.scenario.trace"]
+            Trace._set_processing_lanes(3)
+            crons = self.env["ir.cron"].browse(Trace._processing_cron_ids())
+            self.assertEqual(len(crons), 3)
+            self.assertEqual(set(crons.mapped("code")), {"model._cron_process()"})
+            scenario = self.make_scenario()
+            step = self.make_step(scenario, "score", score_points=1)
+            scenario.action_start()
+            with self.capture_triggers() as capture:
+                scenario.enroll(self.make_partners(6))
+            self.assertEqual(capture.records.cron_id, crons)
+            with self.enter_registry_test_mode():
+                crons[2].method_direct_trigger()
+            self.env.invalidate_all()
+            self.assertEqual(len(self.traces(step, "done")), 6)
+            Trace._set_processing_lanes(1)
+            self.assertEqual(len(Trace._processing_cron_ids()), 1)
+            self.assertFalse(crons[1:].exists())
