@@ -115,7 +115,6 @@ class MarketingScenario(models.Model):
     )
     campaign_id = fields.Many2one(
         "utm.campaign",
-        string="Campaign",
         ondelete="set null",
         copy=False,
         help="Groups the mailings of the scenario in e-mail marketing reports.",
@@ -164,9 +163,7 @@ class MarketingScenario(models.Model):
             scenario.participant_count = total
             scenario.running_count = stats.get((sid, "running"), 0)
             scenario.converted_count = stats.get((sid, "converted"), 0)
-            scenario.conversion_rate = (
-                100.0 * scenario.converted_count / total if total else 0.0
-            )
+            scenario.conversion_rate = 100.0 * scenario.converted_count / total if total else 0.0
 
     @api.constrains("domain", "goal_domain", "model_id")
     def _check_domains(self):
@@ -207,8 +204,9 @@ class MarketingScenario(models.Model):
         """
         self.ensure_one()
         return self.env["marketing.scenario.step"]._validate_domain(
-            self.model_name, domain_text, self.env._("%(label)s of scenario %(name)s",
-                                                    label=label, name=self.name)
+            self.model_name,
+            domain_text,
+            self.env._("%(label)s of scenario %(name)s", label=label, name=self.name),
         )
 
     # ------------------------------------------------------------
@@ -462,7 +460,8 @@ class MarketingScenario(models.Model):
                     "id": scenario.id,
                     "trigger": scenario.trigger,
                     "audience_fields": frozenset(_domain_fields(scenario._audience_domain())),
-                    "goal_fields": frozenset(_domain_fields(goal)) if goal is not None
+                    "goal_fields": frozenset(_domain_fields(goal))
+                    if goal is not None
                     else frozenset(),
                     "wait_steps": tuple(wait_steps.ids),
                     "wait_fields": frozenset(wait_fields),
