@@ -461,8 +461,8 @@ class MarketingScenarioStep(models.Model):
             self._check_server_action_rights()
         if "mailing_id" in vals or "action_type" in vals:
             self._link_mailings()
-        if {"action_type", "condition_domain", "active", "scenario_id"} & set(vals):
-            self.env.registry.clear_cache()
+        # the real-time hooks cache the tree (wait-until steps, first steps and delays)
+        self.env.registry.clear_cache()
         return res
 
     def unlink(self):
@@ -626,7 +626,11 @@ class MarketingScenarioStep(models.Model):
                 if partner.email_normalized not in by_email:
                     missing.setdefault(partner.email_normalized, partner)
             if missing:
-                new_contacts = Contact.create(
+                # no "contact created" message nor follower per contact: thousands of
+                # contacts are created per batch
+                new_contacts = Contact.with_context(
+                    mail_create_nolog=True, mail_create_nosubscribe=True
+                ).create(
                     [{"name": partner.name, "email": partner.email} for partner in missing.values()]
                 )
                 by_email.update(zip(missing, new_contacts, strict=True))
