@@ -749,18 +749,26 @@ class MarketingScenarioStep(models.Model):
         already = set()
         if emails:
             self.env.flush_all()
+            # From the addresses of the batch (mailing.trace's index on the e-mails of
+            # scenario mails), never from the step's traces or the running walks: those
+            # grow with the audience and would make each batch cost O(N).
             self.env.cr.execute(
                 SQL(
                     """
-                    SELECT DISTINCT mt.email
-                      FROM mailing_trace mt
-                      JOIN marketing_scenario_trace t ON t.id = mt.marketing_trace_id
+                    WITH mails AS MATERIALIZED (
+                        SELECT mt.email, mt.marketing_trace_id
+                          FROM mailing_trace mt
+                         WHERE mt.marketing_trace_id IS NOT NULL AND mt.email = ANY(%s)
+                           AND mt.trace_status NOT IN ('cancel', 'error')
+                    )
+                    SELECT DISTINCT mails.email
+                      FROM mails
+                      JOIN marketing_scenario_trace t ON t.id = mails.marketing_trace_id
                       JOIN marketing_scenario_participant p ON p.id = t.participant_id
                      WHERE t.step_id = %s AND p.state = 'running' AND t.is_test IS NOT TRUE
-                       AND mt.email = ANY(%s) AND mt.trace_status NOT IN ('cancel', 'error')
                     """,
-                    self.id,
                     list(set(emails.values())),
+                    self.id,
                 )
             )
             already = {row[0] for row in self.env.cr.fetchall()}
