@@ -19,9 +19,15 @@
         "views/marketing_scenario_enroll_views.xml",
         "views/mailing_mailing_views.xml",
         "views/res_partner_views.xml",
+        "views/marketing_score_rule_views.xml",
+        "views/marketing_score_band_action_views.xml",
+        "views/marketing_score_history_views.xml",
+        "views/res_config_settings_views.xml",
         "views/trigger_marketing_menus.xml",
     ],
-    "demo": [],
+    "demo": [
+        "demo/marketing_score_demo.xml",
+    ],
     "application": True,
     "installable": True,
 }

@@ -80,6 +80,11 @@ class MarketingScenario(models.Model):
         help="When a record enters the scenario. Whatever the trigger, records can also be "
         "added by hand.",
     )
+    score_threshold = fields.Integer(
+        string="Score threshold",
+        help="Score trigger: a contact enters when its score crosses this threshold upwards "
+        "(from below it to at least it), in the same transaction as the event that scored.",
+    )
     domain = fields.Char(
         string="Audience",
         default="[]",
@@ -186,6 +191,25 @@ class MarketingScenario(models.Model):
                     )
                 )
 
+    @api.constrains("trigger", "model_id", "score_threshold")
+    def _check_score_trigger(self):
+        for scenario in self.filtered(lambda s: s.trigger == "score"):
+            if scenario.model_name != "res.partner":
+                raise ValidationError(
+                    self.env._(
+                        "Scenario %(name)s: only scenarios on contacts can start on a score "
+                        "threshold (the score belongs to the contact).",
+                        name=scenario.name,
+                    )
+                )
+            if scenario.score_threshold <= 0:
+                raise ValidationError(
+                    self.env._(
+                        "Scenario %(name)s: set a score threshold above 0.",
+                        name=scenario.name,
+                    )
+                )
+
     @api.constrains("model_id", "step_ids")
     def _check_model_unchanged(self):
         for scenario in self:
@@ -229,9 +253,10 @@ class MarketingScenario(models.Model):
                 self.env._("The target of a scenario cannot change once records have entered it.")
             )
         res = super().write(vals)
-        if {"state", "trigger", "domain", "goal_domain", "model_id", "active", "company_id"} & set(
-            vals
-        ):
+        if {
+            "state", "trigger", "domain", "goal_domain", "model_id", "active", "company_id",
+            "score_threshold",
+        } & set(vals):
             self.env.registry.clear_cache()
         if "state" in vals or "active" in vals:
             self.env["marketing.scenario.trace"]._schedule_next_run()
@@ -460,6 +485,7 @@ class MarketingScenario(models.Model):
                 {
                     "id": scenario.id,
                     "trigger": scenario.trigger,
+                    "score_threshold": scenario.score_threshold,
                     "audience_fields": frozenset(_domain_fields(scenario._audience_domain())),
                     "goal_fields": frozenset(_domain_fields(goal)) if goal is not None
                     else frozenset(),
