@@ -22,11 +22,13 @@
         "views/marketing_score_rule_views.xml",
         "views/marketing_score_band_action_views.xml",
         "views/marketing_score_history_views.xml",
+        "views/marketing_scenario_template_wizard_views.xml",
         "views/res_config_settings_views.xml",
         "views/trigger_marketing_menus.xml",
     ],
     "demo": [
         "demo/marketing_score_demo.xml",
+        "demo/marketing_scenario_demo.xml",
     ],
     "application": True,
     "installable": True,

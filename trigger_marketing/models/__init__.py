@@ -1,4 +1,5 @@
 from . import marketing_scenario
+from . import marketing_scenario_templates
 from . import marketing_scenario_step
 from . import marketing_scenario_trace
 from . import marketing_scenario_participant

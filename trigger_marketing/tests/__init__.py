@@ -5,3 +5,4 @@ from . import test_score_bands
 from . import test_score_threshold
 from . import test_score_decay
 from . import test_score_performance
+from . import test_templates
