@@ -81,7 +81,6 @@ class MarketingScenario(models.Model):
         "added by hand.",
     )
     score_threshold = fields.Integer(
-        string="Score threshold",
         help="Score trigger: a contact enters when its score crosses this threshold upwards "
         "(from below it to at least it), in the same transaction as the event that scored.",
     )

@@ -119,7 +119,12 @@ class MarketingScenario(models.Model):
     @api.model
     def _template_mail_html(self, title, paragraphs, button=None, greeting="object.name"):
         """An e-mail body in QWeb: greeting with the contact's name, paragraphs, an
-        optional button (label, url) and the unsubscribe link."""
+        optional button (label, url; a url starting with ``object.`` is a QWeb expression)
+        and the unsubscribe link.
+
+        :param greeting: QWeb expression of the name to greet (``object.partner_id.name``
+            for an order)
+        """
         _ = self.env._
         parts = [
             Markup('<div style="%s">') % MAIL_STYLE,
@@ -129,9 +134,11 @@ class MarketingScenario(models.Model):
         parts += [Markup("<p>%s</p>") % paragraph for paragraph in paragraphs]
         if button:
             label, url = button
+            # a URL starting with "object." is a QWeb expression (e.g. a portal link)
+            attribute = "t-att-href" if url.startswith("object.") else "href"
             parts.append(
-                Markup('<p style="margin:24px 0;"><a href="%s" style="%s">%s</a></p>')
-                % (url, BUTTON_STYLE, label)
+                Markup('<p style="margin:24px 0;"><a %s="%s" style="%s">%s</a></p>')
+                % (Markup(attribute), url, BUTTON_STYLE, label)
             )
         parts.append(
             Markup(

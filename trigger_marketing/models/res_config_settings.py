@@ -65,6 +65,7 @@ class ResConfigSettings(models.TransientModel):
     def set_values(self):
         Partner = self.env["res.partner"]
         before = Partner._marketing_score_thresholds()
-        super().set_values()
+        res = super().set_values()
         if Partner._marketing_score_thresholds() != before:
             Partner._marketing_recompute_bands()
+        return res
