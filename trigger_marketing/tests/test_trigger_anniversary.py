@@ -1,4 +1,4 @@
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from odoo.tests import tagged
 
@@ -148,7 +148,7 @@ class TestTriggerAnniversary(TriggerEntryCase):
         )
         with self.at(datetime(2026, 5, 1)):
             alice = self.make_partners(1, tz="UTC", birthdate=date(1990, 5, 10))
-            bob = self.env["res.partner"].create({
+            _bob = self.env["res.partner"].create({
                 "name": "Bob", "email": "bob@example.com", "tz": "UTC",
                 "birthdate": date(1990, 5, 4),
             })

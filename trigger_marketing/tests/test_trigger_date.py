@@ -145,7 +145,7 @@ class TestTriggerDate(TriggerEntryCase):
 
     def test_write_wakes_the_cron_at_the_due_moment(self):
         with self.at(T0):
-            scenario, _mail = self._created_scenario(1, "days")
+            self._created_scenario(1, "days")
             scenario2, _mail = self.make_welcome(
                 trigger="date",
                 date_field_id=self.field("res.partner", "birthdate").id,

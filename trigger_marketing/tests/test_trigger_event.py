@@ -21,7 +21,7 @@ class TestTriggerEvent(TriggerEntryCase):
                 scenario, "Your guide",
                 '<p>Here is <t t-out="marketing_payload.get(object.id, {}).get(\'file\')"/></p>',
             )
-            mail = self.make_step(scenario, "mail", name="Guide", mailing_id=mailing.id)
+            self.make_step(scenario, "mail", name="Guide", mailing_id=mailing.id)
             scenario.action_start()
             other = self.make_scenario(trigger="event", event_name="demo_requested")
             self.make_step(other, "wait")
