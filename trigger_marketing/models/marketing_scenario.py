@@ -441,7 +441,7 @@ class MarketingScenario(models.Model):
                 self.env._("The target of a scenario cannot change once records have entered it.")
             )
         if vals.get("event_name"):
-            vals["event_name"] = vals["event_name"].strip()
+            vals = dict(vals, event_name=vals["event_name"].strip())
         # time-based intake starts from now when a scenario (re)starts or changes trigger:
         # what fell due while it was not running does not enter (as for real-time triggers)
         restarting = self.browse()
