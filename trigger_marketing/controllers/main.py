@@ -40,8 +40,7 @@ class TriggerMarketingController(http.Controller):
         try:
             result = self._receive_event(scenario_id)
         except EventError as e:
-            return request.make_json_response({"ok": False, "error": e.message},
-                                              status=e.status)
+            return request.make_json_response({"ok": False, "error": e.message}, status=e.status)
         return request.make_json_response(result, status=200)
 
     def _receive_event(self, scenario_id):
@@ -54,10 +53,14 @@ class TriggerMarketingController(http.Controller):
         scenario = request.env["marketing.scenario"].sudo().browse(scenario_id).exists()
         if not scenario or not scenario._accepts_http_events():
             raise EventError(404, "Unknown scenario.")
-        if not _signature_ok(scenario.webhook_secret, raw,
-                             httprequest.headers.get("X-Signature", "")):
-            raise EventError(403, "Bad signature: expected X-Signature: sha256=<hex HMAC-SHA256 "
-                                  "of the body with the scenario's secret>.")
+        if not _signature_ok(
+            scenario.webhook_secret, raw, httprequest.headers.get("X-Signature", "")
+        ):
+            raise EventError(
+                403,
+                "Bad signature: expected X-Signature: sha256=<hex HMAC-SHA256 "
+                "of the body with the scenario's secret>.",
+            )
         event_id, event, email, payload, name = _parse_body(raw)
         if event != scenario.event_name:
             raise EventError(404, f"Unknown event {event!r} for this scenario.")
@@ -70,7 +73,7 @@ def _signature_ok(secret, raw, header):
     if not secret or not header.startswith("sha256="):
         return False
     expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header[len("sha256="):].strip().lower())
+    return hmac.compare_digest(expected, header[len("sha256=") :].strip().lower())
 
 
 def _parse_body(raw):

@@ -41,10 +41,17 @@ class MailingContact(models.Model):
         """{(contact id, list id)} of the active subscriptions of these contacts to the
         watched lists (one query)."""
         self.env.flush_all()
-        subscriptions = self.env["mailing.subscription"].sudo().search_fetch(
-            [("contact_id", "in", self.ids), ("list_id", "in", list(watched)),
-             ("opt_out", "=", False)],
-            ["contact_id", "list_id"],
+        subscriptions = (
+            self.env["mailing.subscription"]
+            .sudo()
+            .search_fetch(
+                [
+                    ("contact_id", "in", self.ids),
+                    ("list_id", "in", list(watched)),
+                    ("opt_out", "=", False),
+                ],
+                ["contact_id", "list_id"],
+            )
         )
         return {(s.contact_id.id, s.list_id.id) for s in subscriptions}
 

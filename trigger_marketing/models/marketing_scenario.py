@@ -257,9 +257,7 @@ class MarketingScenario(models.Model):
             scenario.participant_count = total
             scenario.running_count = stats.get((sid, "running"), 0)
             scenario.converted_count = stats.get((sid, "converted"), 0)
-            scenario.conversion_rate = (
-                100.0 * scenario.converted_count / total if total else 0.0
-            )
+            scenario.conversion_rate = 100.0 * scenario.converted_count / total if total else 0.0
 
     @api.depends("trigger", "model_id")
     def _compute_date_field_id(self):
@@ -308,8 +306,7 @@ class MarketingScenario(models.Model):
             field = self.date_field_id
             if not field:
                 raise ValidationError(
-                    _("Scenario %(name)s enters on a date: choose the date field.",
-                      name=self.name)
+                    _("Scenario %(name)s enters on a date: choose the date field.", name=self.name)
                 )
             if field.model_id != self.model_id:
                 raise ValidationError(
@@ -341,14 +338,15 @@ class MarketingScenario(models.Model):
                 )
             if not 0 <= self.trigger_hour < 24:
                 raise ValidationError(
-                    _("Scenario %(name)s: the time of day must be between 00:00 and 23:59.",
-                      name=self.name)
+                    _(
+                        "Scenario %(name)s: the time of day must be between 00:00 and 23:59.",
+                        name=self.name,
+                    )
                 )
         elif trigger == "event":
             if not (self.event_name or "").strip():
                 raise ValidationError(
-                    _("Scenario %(name)s enters on an event: give the event name.",
-                      name=self.name)
+                    _("Scenario %(name)s enters on an event: give the event name.", name=self.name)
                 )
         elif trigger == "signup":
             if self.model_name not in EMAIL_TARGETS:
@@ -369,8 +367,10 @@ class MarketingScenario(models.Model):
                 )
             if self.signup_source == "list" and not self.signup_list_ids:
                 raise ValidationError(
-                    _("Scenario %(name)s enters on a list subscription: choose the lists.",
-                      name=self.name)
+                    _(
+                        "Scenario %(name)s enters on a list subscription: choose the lists.",
+                        name=self.name,
+                    )
                 )
 
     @api.constrains("domain", "goal_domain", "model_id")
@@ -412,8 +412,9 @@ class MarketingScenario(models.Model):
         """
         self.ensure_one()
         return self.env["marketing.scenario.step"]._validate_domain(
-            self.model_name, domain_text, self.env._("%(label)s of scenario %(name)s",
-                                                    label=label, name=self.name)
+            self.model_name,
+            domain_text,
+            self.env._("%(label)s of scenario %(name)s", label=label, name=self.name),
         )
 
     # ------------------------------------------------------------
@@ -451,19 +452,32 @@ class MarketingScenario(models.Model):
             )
         res = super().write(vals)
         if restarting:
-            super(MarketingScenario, restarting).write(
-                {"last_entry_check": fields.Datetime.now()}
-            )
+            super(MarketingScenario, restarting).write({"last_entry_check": fields.Datetime.now()})
         if {
-            "state", "trigger", "domain", "goal_domain", "model_id", "active", "company_id",
-            "signup_source", "signup_list_ids", "event_name", "date_field_id",
+            "state",
+            "trigger",
+            "domain",
+            "goal_domain",
+            "model_id",
+            "active",
+            "company_id",
+            "signup_source",
+            "signup_list_ids",
+            "event_name",
+            "date_field_id",
         } & set(vals):
             self.env.registry.clear_cache()
         if "state" in vals or "active" in vals:
             self.env["marketing.scenario.trace"]._schedule_next_run()
         if {
-            "state", "active", "trigger", "domain", "date_field_id", "trigger_offset",
-            "trigger_offset_unit", "trigger_hour",
+            "state",
+            "active",
+            "trigger",
+            "domain",
+            "date_field_id",
+            "trigger_offset",
+            "trigger_offset_unit",
+            "trigger_hour",
         } & set(vals) and any(s.trigger in TIME_TRIGGERS for s in self):
             self._wake_entry_cron(fields.Datetime.now())
         return res
@@ -692,12 +706,14 @@ class MarketingScenario(models.Model):
                     "id": scenario.id,
                     "trigger": scenario.trigger,
                     "audience_fields": frozenset(_domain_fields(scenario._audience_domain())),
-                    "goal_fields": frozenset(_domain_fields(goal)) if goal is not None
+                    "goal_fields": frozenset(_domain_fields(goal))
+                    if goal is not None
                     else frozenset(),
                     "wait_steps": tuple(wait_steps.ids),
                     "wait_fields": frozenset(wait_fields),
                     "date_field": scenario.date_field_id.name
-                    if scenario.trigger == "date" else None,
+                    if scenario.trigger == "date"
+                    else None,
                 }
             )
         return {"live": tuple(scenarios.ids), "running": tuple(entries)}
@@ -840,9 +856,9 @@ class MarketingScenario(models.Model):
         found = Partner._find_or_create_from_emails(
             emails,
             filter_found=lambda p: not p.company_id or not company or p.company_id == company,
-            additional_values={
-                email: {"company_id": company.id} for _name, email in name_emails
-            } if company else None,
+            additional_values={email: {"company_id": company.id} for _name, email in name_emails}
+            if company
+            else None,
         )
         return Partner.concat(*[partner for partner in found if partner])
 
@@ -996,8 +1012,9 @@ class MarketingScenario(models.Model):
             # retried next time from the same checkpoint; the others go on
             with self.env.cr.savepoint():
                 records, anniversaries = self._due_records(start, now)
-            for res_ids in split_every(self.env["marketing.scenario.trace"]._batch_size(),
-                                       records.ids):
+            for res_ids in split_every(
+                self.env["marketing.scenario.trace"]._batch_size(), records.ids
+            ):
                 with self.env.cr.savepoint():
                     participants = self.enroll(records.browse(res_ids))
                     if anniversaries and participants:
@@ -1101,8 +1118,8 @@ class MarketingScenario(models.Model):
             return Target
         fname = self.date_field_id.name
         by_tz = [
-            Domain(fname, "in", values) & (self._tz_domain(tz_name) if self._tz_path()
-                                          else Domain.TRUE)
+            Domain(fname, "in", values)
+            & (self._tz_domain(tz_name) if self._tz_path() else Domain.TRUE)
             for tz_name, values in due.items()
         ]
         return Target.search(self._audience_domain() & Domain.OR(by_tz), order="id")
@@ -1127,9 +1144,7 @@ class MarketingScenario(models.Model):
             groupby,
             ["__count"],
         )
-        return [
-            (int(row[0]), int(row[1]), row[2] if tz_path else False) for row in groups
-        ]
+        return [(int(row[0]), int(row[1]), row[2] if tz_path else False) for row in groups]
 
     def _anniversary_moments(self, month, day, tz_name, around):
         tz = entry_dates.get_tz(tz_name, self._default_tz())
@@ -1178,8 +1193,9 @@ class MarketingScenario(models.Model):
             occurrence = due.get((value.month, value.day, tz_name or False))
             if occurrence:
                 occurrences[record.id] = occurrence
-        already = self._anniversary_years_done(list(occurrences), min(occurrences.values(),
-                                               default=None))
+        already = self._anniversary_years_done(
+            list(occurrences), min(occurrences.values(), default=None)
+        )
         occurrences = {
             res_id: occurrence
             for res_id, occurrence in occurrences.items()
@@ -1294,8 +1310,10 @@ class MarketingScenario(models.Model):
         Target = self._target()
         for _attempt in range(10):
             records = Target.search_fetch(
-                self._audience_domain() & Domain(fname, ">", lower), [fname],
-                order=f"{fname}, id", limit=50,
+                self._audience_domain() & Domain(fname, ">", lower),
+                [fname],
+                order=f"{fname}, id",
+                limit=50,
             )
             moments = [r[fname] + delta for r in records if r[fname] + delta > now]
             if moments:
@@ -1317,8 +1335,10 @@ class MarketingScenario(models.Model):
         Target = self._target()
         for _attempt in range(10):
             nearest = Target.search_fetch(
-                self._audience_domain() & Domain(fname, ">=", first), [fname],
-                order=f"{fname}, id", limit=1,
+                self._audience_domain() & Domain(fname, ">=", first),
+                [fname],
+                order=f"{fname}, id",
+                limit=1,
             )
             if not nearest:
                 return None

@@ -27,7 +27,9 @@ class MarketingScenarioEvent(models.Model):
     email = fields.Char(readonly=True)
     res_id = fields.Integer(string="Record ID", readonly=True)
     participant_id = fields.Many2one(
-        "marketing.scenario.participant", ondelete="set null", readonly=True,
+        "marketing.scenario.participant",
+        ondelete="set null",
+        readonly=True,
         help="Empty when the record did not enter (audience, goal or re-entry policy).",
     )
 

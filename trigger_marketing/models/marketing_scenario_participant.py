@@ -22,8 +22,9 @@ class MarketingScenarioParticipant(models.Model):
     model_name = fields.Char(string="Model", required=True)
     res_id = fields.Many2oneReference(string="Record ID", model_field="model_name", required=True)
     record_name = fields.Char(compute="_compute_record_name", string="Record")
-    partner_id = fields.Many2one("res.partner", string="Contact", index="btree_not_null",
-                                 ondelete="set null")
+    partner_id = fields.Many2one(
+        "res.partner", string="Contact", index="btree_not_null", ondelete="set null"
+    )
     state = fields.Selection(
         [
             ("running", "Running"),

@@ -25,14 +25,24 @@ class TestTriggerAnniversary(TriggerEntryCase):
         25 hours apart; the cron is woken at the exact moments."""
         scenario, mail = self._birthday_scenario(datetime(2026, 6, 13, 12, 0))
         with self.at(datetime(2026, 6, 13, 12, 0)):
-            kiritimati = self.make_partners(1, name="Kiri", tz="Pacific/Kiritimati",
-                                            birthdate=date(1990, 6, 15))
-            pago = self.env["res.partner"].create({
-                "name": "Pago", "email": "pago@example.com", "tz": "Pacific/Pago_Pago",
-                "birthdate": date(1985, 6, 15),
-            })
-            next_day = self.make_partners(1, name="Next day", email="next@example.com",
-                                          tz="Pacific/Kiritimati", birthdate=date(1990, 6, 16))
+            kiritimati = self.make_partners(
+                1, name="Kiri", tz="Pacific/Kiritimati", birthdate=date(1990, 6, 15)
+            )
+            pago = self.env["res.partner"].create(
+                {
+                    "name": "Pago",
+                    "email": "pago@example.com",
+                    "tz": "Pacific/Pago_Pago",
+                    "birthdate": date(1985, 6, 15),
+                }
+            )
+            next_day = self.make_partners(
+                1,
+                name="Next day",
+                email="next@example.com",
+                tz="Pacific/Kiritimati",
+                birthdate=date(1990, 6, 16),
+            )
         # 15 June 09:00 in Kiritimati = 14 June 19:00 UTC
         with self.at(datetime(2026, 6, 14, 18, 0)):
             with self.capture_triggers("trigger_marketing.ir_cron_scenario_entry") as captured:
@@ -59,8 +69,7 @@ class TestTriggerAnniversary(TriggerEntryCase):
             with self.mock_mail_gateway():
                 self.run_cron()
             self.assertEqual(self.trace_of(mail, pago).state, "done")
-            self.assertEqual(self.participants(scenario, pago).anniversary_date,
-                             date(2026, 6, 15))
+            self.assertEqual(self.participants(scenario, pago).anniversary_date, date(2026, 6, 15))
 
     def test_29_february(self):
         """Born on 29 February: 28 February in 2027, 29 February in 2028."""
@@ -96,12 +105,17 @@ class TestTriggerAnniversary(TriggerEntryCase):
         08:00 UTC on the 28th and 07:00 UTC on the 30th."""
         scenario, _mail = self._birthday_scenario(datetime(2026, 3, 27, 0, 0))
         with self.at(datetime(2026, 3, 27, 0, 0)):
-            before = self.make_partners(1, name="Before", tz="Europe/Brussels",
-                                        birthdate=date(1980, 3, 28))
-            after = self.env["res.partner"].create({
-                "name": "After", "email": "after@example.com", "tz": "Europe/Brussels",
-                "birthdate": date(1980, 3, 30),
-            })
+            before = self.make_partners(
+                1, name="Before", tz="Europe/Brussels", birthdate=date(1980, 3, 28)
+            )
+            after = self.env["res.partner"].create(
+                {
+                    "name": "After",
+                    "email": "after@example.com",
+                    "tz": "Europe/Brussels",
+                    "birthdate": date(1980, 3, 30),
+                }
+            )
         with self.at(datetime(2026, 3, 28, 7, 59)):
             self.run_entry_cron()
             self.assertFalse(self.participants(scenario))
@@ -148,10 +162,14 @@ class TestTriggerAnniversary(TriggerEntryCase):
         )
         with self.at(datetime(2026, 5, 1)):
             alice = self.make_partners(1, tz="UTC", birthdate=date(1990, 5, 10))
-            _bob = self.env["res.partner"].create({
-                "name": "Bob", "email": "bob@example.com", "tz": "UTC",
-                "birthdate": date(1990, 5, 4),
-            })
+            _bob = self.env["res.partner"].create(
+                {
+                    "name": "Bob",
+                    "email": "bob@example.com",
+                    "tz": "UTC",
+                    "birthdate": date(1990, 5, 4),
+                }
+            )
             self.run_entry_cron()
         with self.at(datetime(2026, 5, 7, 9, 0)):
             self.run_entry_cron()

@@ -39,8 +39,11 @@ class TestTriggerDate(TriggerEntryCase):
             self._set_create_date(bob, T0 + timedelta(days=1))
             with self.capture_triggers("trigger_marketing.ir_cron_scenario_entry") as captured:
                 self.run_entry_cron()
-            self.assertEqual(self.entry_wakeups(captured), [T0 + timedelta(days=3, minutes=30)],
-                             "woken exactly when alice falls due")
+            self.assertEqual(
+                self.entry_wakeups(captured),
+                [T0 + timedelta(days=3, minutes=30)],
+                "woken exactly when alice falls due",
+            )
         with self.at(T0 + timedelta(days=3, minutes=29)):
             self.run_entry_cron()
             self.assertFalse(self.participants(scenario))
@@ -94,8 +97,12 @@ class TestTriggerDate(TriggerEntryCase):
                 {"name": "No tz", "email": "notz@example.com", "birthdate": date(2026, 3, 17)}
             )
             later = self.env["res.partner"].create(
-                {"name": "Later", "email": "later@example.com", "birthdate": date(2026, 3, 18),
-                 "tz": "UTC"}
+                {
+                    "name": "Later",
+                    "email": "later@example.com",
+                    "birthdate": date(2026, 3, 18),
+                    "tz": "UTC",
+                }
             )
             with self.capture_triggers("trigger_marketing.ir_cron_scenario_entry") as captured:
                 self.run_entry_cron()
@@ -111,8 +118,10 @@ class TestTriggerDate(TriggerEntryCase):
             self.assertEqual(self.entered(scenario), brussels | no_tz)
             with self.mock_mail_gateway():
                 self.run_cron()
-            self.assertEqual(sorted(self.traces(mail, "done").participant_id.mapped("res_id")),
-                             (brussels | no_tz).ids)
+            self.assertEqual(
+                sorted(self.traces(mail, "done").participant_id.mapped("res_id")),
+                (brussels | no_tz).ids,
+            )
         with self.at(datetime(2026, 3, 11, 9, 0)):
             self.run_entry_cron()
             self.assertEqual(self.entered(scenario), brussels | no_tz | later)

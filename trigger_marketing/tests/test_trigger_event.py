@@ -18,8 +18,9 @@ class TestTriggerEvent(TriggerEntryCase):
             scenario = self.make_scenario(trigger="event", event_name=" whitepaper_downloaded ")
             self.assertEqual(scenario.event_name, "whitepaper_downloaded")
             mailing = self.make_mailing(
-                scenario, "Your guide",
-                '<p>Here is <t t-out="marketing_payload.get(object.id, {}).get(\'file\')"/></p>',
+                scenario,
+                "Your guide",
+                "<p>Here is <t t-out=\"marketing_payload.get(object.id, {}).get('file')\"/></p>",
             )
             self.make_step(scenario, "mail", name="Guide", mailing_id=mailing.id)
             scenario.action_start()
@@ -29,7 +30,8 @@ class TestTriggerEvent(TriggerEntryCase):
             alice, bob = self.make_partners(2)
             Scenario = self.env["marketing.scenario"]
             participants = Scenario.fire_event(
-                "whitepaper_downloaded", alice | bob, {"file": "guide.pdf"})
+                "whitepaper_downloaded", alice | bob, {"file": "guide.pdf"}
+            )
             self.assertEqual(participants.scenario_id, scenario)
             self.assertEqual(participants.mapped("payload"), [{"file": "guide.pdf"}] * 2)
             self.assertIn('"file": "guide.pdf"', participants[0].payload_text)
@@ -42,19 +44,31 @@ class TestTriggerEvent(TriggerEntryCase):
             self.assertIn("Here is guide.pdf", sent["body"])
 
     def test_fire_event_rights(self):
-        portal = self.env["res.users"].create({
-            "name": "Portal", "login": "tm_portal", "group_ids": [(6, 0, [
-                self.env.ref("base.group_portal").id])],
-        })
+        portal = self.env["res.users"].create(
+            {
+                "name": "Portal",
+                "login": "tm_portal",
+                "group_ids": [(6, 0, [self.env.ref("base.group_portal").id])],
+            }
+        )
         with self.assertRaises(AccessError):
             self.env["marketing.scenario"].with_user(portal).fire_event(
-                "x", self.env["res.partner"].browse(portal.partner_id.id))
+                "x", self.env["res.partner"].browse(portal.partner_id.id)
+            )
 
     def test_webhook_secret_managers_only(self):
-        scenario = self.env["marketing.scenario"].with_user(self.user_marketing).create({
-            "name": "Events", "model_id": self.partner_model.id, "trigger": "event",
-            "event_name": "visit",
-        })
+        scenario = (
+            self.env["marketing.scenario"]
+            .with_user(self.user_marketing)
+            .create(
+                {
+                    "name": "Events",
+                    "model_id": self.partner_model.id,
+                    "trigger": "event",
+                    "event_name": "visit",
+                }
+            )
+        )
         secret = scenario.with_user(self.user_manager).webhook_secret
         self.assertEqual(len(secret), 64)
         with self.assertRaises(AccessError):
@@ -74,16 +88,22 @@ class TestTriggerEventHttp(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.scenario = cls.env["marketing.scenario"].create({
-            "name": "White paper",
-            "model_id": cls.env["ir.model"]._get_id("res.partner"),
-            "trigger": "event",
-            "event_name": "whitepaper",
-            "domain": "[('email', '!=', False)]",
-        })
-        cls.env["marketing.scenario.step"].create({
-            "name": "Wait", "scenario_id": cls.scenario.id, "action_type": "wait",
-        })
+        cls.scenario = cls.env["marketing.scenario"].create(
+            {
+                "name": "White paper",
+                "model_id": cls.env["ir.model"]._get_id("res.partner"),
+                "trigger": "event",
+                "event_name": "whitepaper",
+                "domain": "[('email', '!=', False)]",
+            }
+        )
+        cls.env["marketing.scenario.step"].create(
+            {
+                "name": "Wait",
+                "scenario_id": cls.scenario.id,
+                "action_type": "wait",
+            }
+        )
         cls.scenario.action_start()
         cls.secret = cls.scenario.sudo().webhook_secret
         cls.url = f"/trigger_marketing/event/{cls.scenario.id}"
@@ -94,21 +114,31 @@ class TestTriggerEventHttp(HttpCase):
             digest = hmac.new((secret or self.secret).encode(), raw, hashlib.sha256).hexdigest()
             signature = f"sha256={digest}"
         response = self.url_open(
-            url or self.url, data=raw,
+            url or self.url,
+            data=raw,
             headers={"Content-Type": "application/json", "X-Signature": signature},
         )
         return response.status_code, response.json()
 
     def body(self, **vals):
-        return dict({"event_id": "evt-1", "event": "whitepaper", "email": "Zoe <ZOE@example.com>",
-                     "name": "Zoe", "payload": {"file": "guide.pdf"}}, **vals)
+        return dict(
+            {
+                "event_id": "evt-1",
+                "event": "whitepaper",
+                "email": "Zoe <ZOE@example.com>",
+                "name": "Zoe",
+                "payload": {"file": "guide.pdf"},
+            },
+            **vals,
+        )
 
     def recorded(self):
         self.env.invalidate_all()
         return (
             self.env["marketing.scenario.event"].search([("scenario_id", "=", self.scenario.id)]),
             self.env["marketing.scenario.participant"].search(
-                [("scenario_id", "=", self.scenario.id)]),
+                [("scenario_id", "=", self.scenario.id)]
+            ),
             self.env["res.partner"].search([("email_normalized", "=", "zoe@example.com")]),
         )
 
@@ -120,8 +150,9 @@ class TestTriggerEventHttp(HttpCase):
 
     def test_signed_event_enrols_and_replay_is_ignored(self):
         status, answer = self.post(self.body())
-        self.assertEqual((status, answer), (200, {"ok": True, "duplicate": False,
-                                                  "enrolled": True}))
+        self.assertEqual(
+            (status, answer), (200, {"ok": True, "duplicate": False, "enrolled": True})
+        )
         events, participants, partner = self.recorded()
         self.assertEqual(partner.name, "Zoe")
         self.assertEqual(participants.res_id, partner.id)

@@ -27,8 +27,9 @@ class TestTriggerSignup(TriggerEntryCase):
             with self.mock_mail_gateway():
                 self.run_cron()
             self.assertEqual(self.trace_of(mail, user.partner_id).state, "done")
-            self.assertEqual(self.mailing_trace(mail, user.partner_id).email,
-                             "new.visitor@example.com")
+            self.assertEqual(
+                self.mailing_trace(mail, user.partner_id).email, "new.visitor@example.com"
+            )
 
     def test_list_subscription_on_contacts(self):
         """A subscription to a watched list: the contact with the same e-mail enters (the
@@ -44,10 +45,12 @@ class TestTriggerSignup(TriggerEntryCase):
             Subscription = self.env["mailing.subscription"]
             c_alice = Contact.create({"name": "Alice", "email": "ALICE@example.com"})
             c_bob = Contact.create({"name": "Bob", "email": "bob@example.com"})
-            Subscription.create([
-                {"contact_id": c_alice.id, "list_id": self.whitepaper.id},
-                {"contact_id": c_bob.id, "list_id": self.newsletter.id},
-            ])
+            Subscription.create(
+                [
+                    {"contact_id": c_alice.id, "list_id": self.whitepaper.id},
+                    {"contact_id": c_bob.id, "list_id": self.newsletter.id},
+                ]
+            )
             self.assertEqual(self.entered(scenario), alice)
             # a new subscriber who is no contact yet: created, then enters
             Subscription.create({"contact_id": c_bob.id, "list_id": self.whitepaper.id})
@@ -84,7 +87,8 @@ class TestTriggerSignup(TriggerEntryCase):
             self.assertEqual(self.entered(scenario), created | other)
             # opt out, walk over, subscribe again: enters again
             subscription = self.env["mailing.subscription"].search(
-                [("contact_id", "=", other.id), ("list_id", "=", self.whitepaper.id)])
+                [("contact_id", "=", other.id), ("list_id", "=", self.whitepaper.id)]
+            )
             subscription.opt_out = True
             self.participants(scenario, other)._end("completed", "manual")
             subscription.opt_out = False
@@ -93,8 +97,10 @@ class TestTriggerSignup(TriggerEntryCase):
     def test_no_query_when_no_list_is_watched(self):
         contact = self.env["mailing.contact"].create({"name": "Eve", "email": "eve@example.com"})
         self.env["mailing.subscription"].create(
-            {"contact_id": contact.id, "list_id": self.newsletter.id})  # warm-up
+            {"contact_id": contact.id, "list_id": self.newsletter.id}
+        )  # warm-up
         contact2 = self.env["mailing.contact"].create({"name": "Eva", "email": "eva@example.com"})
         with self.assertQueryCount(3):
             self.env["mailing.subscription"].create(
-                {"contact_id": contact2.id, "list_id": self.newsletter.id})
+                {"contact_id": contact2.id, "list_id": self.newsletter.id}
+            )

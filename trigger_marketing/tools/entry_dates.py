@@ -89,11 +89,7 @@ def anniversary_month_days(first, last, delta, unit):
     for local_day in dates_between(first - margin, last + margin):
         occurrence = local_day - delta
         pairs.add((occurrence.month, occurrence.day))
-        if (
-            occurrence.month == 2
-            and occurrence.day == 28
-            and not calendar.isleap(occurrence.year)
-        ):
+        if occurrence.month == 2 and occurrence.day == 28 and not calendar.isleap(occurrence.year):
             pairs.add((2, 29))
     return pairs
 
