@@ -183,20 +183,6 @@ class MarketingScenario(models.Model):
                     )
                 )
 
-    @api.constrains("model_id", "step_ids")
-    def _check_model_unchanged(self):
-        for scenario in self:
-            if scenario.participant_ids and any(
-                p.model_name != scenario.model_name for p in scenario.participant_ids[:1]
-            ):
-                raise ValidationError(
-                    self.env._(
-                        "The target of scenario %(name)s cannot change once records have "
-                        "entered it.",
-                        name=scenario.name,
-                    )
-                )
-
     def _parse_domain(self, domain_text, label):
         """Evaluate and validate a domain of the scenario's target model.
 
@@ -222,7 +208,9 @@ class MarketingScenario(models.Model):
         return scenarios
 
     def write(self, vals):
-        if "model_id" in vals and any(s.participant_ids for s in self):
+        if "model_id" in vals and self.env["marketing.scenario.participant"].search_count(
+            [("scenario_id", "in", self.ids)], limit=1
+        ):
             raise UserError(
                 self.env._("The target of a scenario cannot change once records have entered it.")
             )
@@ -241,9 +229,10 @@ class MarketingScenario(models.Model):
         Their pending steps are cancelled with the reason, and the participants, traces
         and mails that statistics and contact timelines need are kept.
         """
-        with_history = self.filtered(
-            lambda s: s.with_context(active_test=False).participant_ids.filtered(
-                lambda p: not p.is_test
+        with_history = self.browse(
+            scenario.id
+            for [scenario] in self.env["marketing.scenario.participant"]._read_group(
+                [("scenario_id", "in", self.ids), ("is_test", "=", False)], ["scenario_id"]
             )
         )
         if with_history:
