@@ -131,7 +131,6 @@ class MarketingScenario(models.Model):
     )
     campaign_id = fields.Many2one(
         "utm.campaign",
-        string="Campaign",
         ondelete="set null",
         copy=False,
         help="Groups the mailings of the scenario in e-mail marketing reports.",
@@ -391,20 +390,6 @@ class MarketingScenario(models.Model):
                     )
                 )
 
-    @api.constrains("model_id", "step_ids")
-    def _check_model_unchanged(self):
-        for scenario in self:
-            if scenario.participant_ids and any(
-                p.model_name != scenario.model_name for p in scenario.participant_ids[:1]
-            ):
-                raise ValidationError(
-                    self.env._(
-                        "The target of scenario %(name)s cannot change once records have "
-                        "entered it.",
-                        name=scenario.name,
-                    )
-                )
-
     def _parse_domain(self, domain_text, label):
         """Evaluate and validate a domain of the scenario's target model.
 
@@ -437,7 +422,9 @@ class MarketingScenario(models.Model):
         return scenarios
 
     def write(self, vals):
-        if "model_id" in vals and any(s.participant_ids for s in self):
+        if "model_id" in vals and self.env["marketing.scenario.participant"].search_count(
+            [("scenario_id", "in", self.ids)], limit=1
+        ):
             raise UserError(
                 self.env._("The target of a scenario cannot change once records have entered it.")
             )
@@ -488,9 +475,10 @@ class MarketingScenario(models.Model):
         Their pending steps are cancelled with the reason, and the participants, traces
         and mails that statistics and contact timelines need are kept.
         """
-        with_history = self.filtered(
-            lambda s: s.with_context(active_test=False).participant_ids.filtered(
-                lambda p: not p.is_test
+        with_history = self.browse(
+            scenario.id
+            for [scenario] in self.env["marketing.scenario.participant"]._read_group(
+                [("scenario_id", "in", self.ids), ("is_test", "=", False)], ["scenario_id"]
             )
         )
         if with_history:
@@ -634,7 +622,7 @@ class MarketingScenario(models.Model):
         ]
         return fnames[0] if fnames else None
 
-    def enroll(self, records, test=False):
+    def enroll(self, records, test=False, new_records=False):
         """Make ``records`` enter the scenario, set-based.
 
         Only records that match the audience, have not reached the goal yet, are not
@@ -643,6 +631,7 @@ class MarketingScenario(models.Model):
 
         :param records: records of the scenario's target model
         :param bool test: create test participants (their e-mails go to the test address)
+        :param bool new_records: the records were just created (no previous walk to check)
         :return: the new ``marketing.scenario.participant`` records
         """
         self.ensure_one()
@@ -667,7 +656,7 @@ class MarketingScenario(models.Model):
             )
         if not self.step_ids:
             return Participant
-        return Participant._create_for(self, records, test=test)
+        return Participant._create_for(self, records, test=test, new_records=new_records)
 
     def _cancel_pending(self, reason_code, reason=None):
         """Cancel every pending step of these scenarios and close their running walks."""
@@ -724,7 +713,7 @@ class MarketingScenario(models.Model):
         matching the audience: a new record that matches has started to match)."""
         for entry in self._scenario_cache(records._name)["running"]:
             if entry["trigger"] in REALTIME_TRIGGERS:
-                self.browse(entry["id"]).enroll(records)
+                self.browse(entry["id"]).enroll(records, new_records=True)
             elif entry["trigger"] == "date" and entry["date_field"]:
                 self.browse(entry["id"])._wake_entry_for(records)
 

@@ -97,7 +97,7 @@ class MarketingScenarioParticipant(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _create_for(self, scenario, records, test=False):
+    def _create_for(self, scenario, records, test=False, new_records=False):
         """Create participants and their first traces for ``records`` in a constant number
         of queries, whatever the number of records.
 
@@ -109,7 +109,7 @@ class MarketingScenarioParticipant(models.Model):
         if not records:
             return self
         res_ids = list(records._ids)
-        if not test:
+        if not test and not new_records:
             res_ids = self._filter_reentry(scenario, res_ids)
             if not res_ids:
                 return self

@@ -83,8 +83,6 @@ class MarketingScenarioStep(models.Model):
 
     _name = "marketing.scenario.step"
     _description = "Scenario Step"
-    _parent_name = "parent_id"
-    _parent_store = True
     _order = "scenario_id, sequence, id"
 
     name = fields.Char(required=True, translate=True)
@@ -104,7 +102,6 @@ class MarketingScenarioStep(models.Model):
         domain="[('scenario_id', '=', scenario_id), ('id', '!=', id)]",
         help="Leave empty for a first step: it starts when the record enters the scenario.",
     )
-    parent_path = fields.Char(index=True)
     child_ids = fields.One2many("marketing.scenario.step", "parent_id", string="Next steps")
     parent_action_type = fields.Selection(related="parent_id.action_type", string="Parent action")
     trigger_type = fields.Selection(TRIGGER_TYPES, string="Wake-up", default="after", required=True)

@@ -34,7 +34,7 @@ class ResPartner(models.Model):
         entries = [e for e in entries if e.get("points")]
         if not entries:
             return {}
-        self.env["marketing.score.history"].sudo().create(entries)
+        self.env["marketing.score.history"].sudo()._insert_lines(entries)
         deltas = {}
         for entry in entries:
             deltas[entry["partner_id"]] = deltas.get(entry["partner_id"], 0) + entry["points"]
@@ -53,5 +53,7 @@ class ResPartner(models.Model):
             )
         )
         changes = {pid: (old, new) for pid, old, new in self.env.cr.fetchall()}
-        self.browse(changes).invalidate_recordset(["marketing_score"])
+        self.browse(changes).invalidate_recordset(
+            ["marketing_score", "marketing_score_history_ids"]
+        )
         return changes
