@@ -3,14 +3,17 @@ from . import marketing_scenario_templates
 from . import marketing_scenario_step
 from . import marketing_scenario_trace
 from . import marketing_scenario_participant
+from . import marketing_scenario_event
 from . import marketing_score_rule
 from . import marketing_score_band_action
 from . import marketing_score_history
 from . import mail_blacklist
 from . import mail_thread
 from . import mailing_mailing
+from . import mailing_contact
 from . import mailing_subscription
 from . import mailing_trace
 from . import link_tracker_click
 from . import res_config_settings
 from . import res_partner
+from . import res_users

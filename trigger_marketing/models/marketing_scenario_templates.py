@@ -61,7 +61,8 @@ class MarketingScenario(models.Model):
                 "code": "birthday",
                 "name": _("Birthday"),
                 "description": _(
-                    "Every year on the contact's birthday: a birthday e-mail with a gift."
+                    "Every year on the contact's birthday (its 'Birth date'), at 9:00 in its "
+                    "time zone: a birthday e-mail with a gift."
                 ),
                 "model": "res.partner",
             },
@@ -105,16 +106,24 @@ class MarketingScenario(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _template_trigger_values(self, trigger, date_field=None, offset=0, offset_unit="days"):
-        """Scenario values of an entry trigger. Date-based triggers (``date``,
-        ``anniversary``) have their own parameters (date field, offset); this is the one
-        place that knows their field names, so that templates stay valid when these
-        triggers evolve.
+    def _template_trigger_values(
+        self, trigger, model="res.partner", date_field=None, offset=0, offset_unit="days"
+    ):
+        """Scenario values of an entry trigger and its parameters.
 
-        :param date_field: name of the date field of the target model
+        :param date_field: date/anniversary triggers: name of the date field of ``model``
         :param offset: signed offset from the date (e.g. -3 = three days before)
         """
-        return {"trigger": trigger}
+        values = {"trigger": trigger}
+        if trigger in ("date", "anniversary"):
+            values.update(
+                date_field_id=self.env["ir.model.fields"]._get(model, date_field).id,
+                trigger_offset=offset,
+                trigger_offset_unit=offset_unit,
+            )
+        elif trigger == "signup":
+            values["signup_source"] = "account"
+        return values
 
     @api.model
     def _template_mail_html(self, title, paragraphs, button=None, greeting="object.name"):
@@ -363,10 +372,9 @@ class MarketingScenario(models.Model):
             {
                 "name": _("Birthday"),
                 **self._template_trigger_values("anniversary", date_field="birthdate"),
-                "domain": "[('email', '!=', False)]",
-                # yearly: a new walk every year, never twice in the same year
-                "reentry": "delay",
-                "reentry_days": 300,
+                "domain": "[('email', '!=', False), ('birthdate', '!=', False)]",
+                # yearly: a new walk every year (the trigger enters once a year at most)
+                "reentry": "always",
             },
             [
                 {

@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 from .marketing_score_rule import SCORE_EVENTS
 
@@ -63,3 +64,44 @@ class MarketingScoreHistory(models.Model):
                 line.source_ref = f"{line.res_model},{line.res_id}"
             else:
                 line.source_ref = False
+
+    @api.model
+    def _insert_lines(self, vals_list):
+        """Insert history lines in one query whatever their number (scores move by the
+        thousand in the processing cron; the ORM would insert them 100 at a time).
+
+        Only stored plain columns are accepted; ``company_id`` is taken from the partner.
+        """
+        if not vals_list:
+            return
+        columns = sorted({key for vals in vals_list for key in vals} - {"company_id"})
+        now = self.env.cr.now()
+        for vals in vals_list:
+            vals.setdefault("date", now)
+        if "date" not in columns:
+            columns.append("date")
+        arrays = [
+            SQL(
+                "%s::%s[]",
+                [vals.get(col) for vals in vals_list],
+                SQL(self._fields[col].column_type[1]),
+            )
+            for col in columns
+        ]
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO marketing_score_history
+                       (%(columns)s, company_id, create_uid, create_date, write_uid, write_date)
+                SELECT %(values)s, p.company_id, %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM unnest(%(arrays)s) AS v(%(columns)s)
+                  JOIN res_partner p ON p.id = v.partner_id
+                """,
+                columns=SQL(", ").join(SQL.identifier(col) for col in columns),
+                values=SQL(", ").join(SQL.identifier("v", col) for col in columns),
+                arrays=SQL(", ").join(arrays),
+                uid=self.env.uid,
+                now=now,
+            )
+        )
+        self.invalidate_model()

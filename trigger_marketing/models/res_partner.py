@@ -55,6 +55,10 @@ class ResPartner(models.Model):
     marketing_score_history_ids = fields.One2many(
         "marketing.score.history", "partner_id", string="Score history"
     )
+    birthdate = fields.Date(
+        string="Birth date",
+        help="Used by anniversary scenarios (a birthday mail at the contact's local time).",
+    )
     marketing_participant_ids = fields.One2many(
         "marketing.scenario.participant", "partner_id", string="Scenarios"
     )
@@ -168,6 +172,50 @@ class ResPartner(models.Model):
                 }
             )
         return self._marketing_score_apply(events)
+
+    @api.model
+    def _marketing_score_records(self, event, records, source=None, scenario=None, **kwargs):
+        """Score ``event`` for the contacts of ``records`` (any model): contacts
+        themselves, the contact of a record (its partner field), or the contact with the
+        record's e-mail (mailing contacts). Records without a contact score nothing. The
+        records are the sources of the lines unless ``source`` is given.
+
+        :return: {partner_id: (old_score, new_score)}
+        """
+        if not records or not self.env["marketing.score.rule"]._has_rules([event]):
+            return {}
+        pairs = [(rec, pid) for rec, pid in self._marketing_partner_ids_of(records) if pid]
+        if not pairs:
+            return {}
+        if source is None and records._name != "res.partner":
+            source = records.browse([rec.id for rec, _pid in pairs])
+        return self._marketing_score_event(
+            event,
+            self.browse([pid for _rec, pid in pairs]),
+            source=source,
+            scenario=scenario,
+            **kwargs,
+        )
+
+    @api.model
+    def _marketing_partner_ids_of(self, records):
+        """[(record, partner id or None)] for ``records`` of any model (one query)."""
+        if records._name == "res.partner":
+            return [(rec, rec.id) for rec in records]
+        model = records
+        fnames = [
+            fname
+            for fname in model._mail_get_partner_fields(introspect_fields=True)
+            if model._fields[fname].type == "many2one"
+        ]
+        if fnames:
+            records.fetch([fnames[0]])
+            return [(rec, rec[fnames[0]].id or None) for rec in records]
+        if "email_normalized" in model._fields:
+            records.fetch(["email_normalized"])
+            by_email = self._marketing_partner_by_email(records.mapped("email_normalized"))
+            return [(rec, by_email.get(rec.email_normalized)) for rec in records]
+        return [(rec, None) for rec in records]
 
     @api.model
     def _marketing_score_apply(self, events):
@@ -340,7 +388,7 @@ class ResPartner(models.Model):
             entry.setdefault("date", now)
             entry.setdefault("event", "step" if entry.get("step_id") else "manual")
         if entries:
-            self._insert_marketing_score_history(entries)
+            self.env["marketing.score.history"].sudo()._insert_lines(entries)
         deltas = dict.fromkeys(engaged, 0)
         for entry in entries:
             deltas[entry["partner_id"]] = deltas.get(entry["partner_id"], 0) + entry["points"]
@@ -379,58 +427,12 @@ class ResPartner(models.Model):
             for pid, old, new, moved in self.env.cr.fetchall()
             if moved or pid in scored
         }
-        partners.invalidate_recordset(list(SCORE_FIELDS))
+        partners.invalidate_recordset([*SCORE_FIELDS, "marketing_score_history_ids"])
         if enabled:
             self._on_marketing_score_changed(changes, thresholds)
             if watched:
                 Scenario._on_records_written(partners, watched, not_matching_before)
         return changes
-
-    @api.model
-    def _insert_marketing_score_history(self, entries):
-        """Insert the history lines in one query, whatever their number (the ORM would
-        split them by 100 and read the partners again for the company)."""
-        columns = [
-            ("partner_id", "int"),
-            ("date", "timestamp"),
-            ("points", "int"),
-            ("description", "varchar"),
-            ("event", "varchar"),
-            ("event_name", "varchar"),
-            ("rule_id", "int"),
-            ("scenario_id", "int"),
-            ("step_id", "int"),
-            ("trace_id", "int"),
-            ("res_model", "varchar"),
-            ("res_id", "int"),
-        ]
-        History = self.env["marketing.score.history"]
-        self.flush_model(["company_id"])
-        uid = self.env.uid
-        now = fields.Datetime.now()
-        self.env.cr.execute(
-            SQL(
-                """
-                INSERT INTO marketing_score_history
-                    (%(names)s, company_id, create_uid, create_date, write_uid, write_date)
-                SELECT %(v_names)s, p.company_id, %(uid)s, %(now)s, %(uid)s, %(now)s
-                  FROM unnest(%(arrays)s) AS v(%(names)s)
-                  JOIN res_partner p ON p.id = v.partner_id
-                """,
-                names=SQL(", ").join(SQL.identifier(name) for name, _type in columns),
-                v_names=SQL(", ").join(SQL.identifier("v", name) for name, _type in columns),
-                arrays=SQL(", ").join(
-                    SQL(f"%s::{type_}[]", [entry.get(name) or None for entry in entries])
-                    for name, type_ in columns
-                ),
-                uid=uid,
-                now=now,
-            )
-        )
-        History.invalidate_model()
-        self.browse({entry["partner_id"] for entry in entries}).invalidate_recordset(
-            ["marketing_score_history_ids"]
-        )
 
     @api.model
     def _on_marketing_score_changed(self, changes, thresholds):

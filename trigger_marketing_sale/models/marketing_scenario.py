@@ -27,7 +27,9 @@ class MarketingScenario(models.Model):
             {
                 "name": _("Quotation expires soon"),
                 "model": "sale.order",
-                **self._template_trigger_values("date", date_field="validity_date", offset=-3),
+                **self._template_trigger_values(
+                    "date", model="sale.order", date_field="validity_date", offset=-3
+                ),
                 "domain": "[('state', 'in', ('draft', 'sent')), ('validity_date', '!=', False)]",
                 "goal_domain": "[('state', '=', 'sale')]",
                 "reentry": "never",
