@@ -3,7 +3,9 @@ from odoo import api, fields, models
 from .marketing_score_rule import MAIL_SCORE_EVENTS
 
 # mailing.trace fields whose change may be an engagement event
-EVENT_FIELDS = {"trace_status", "open_datetime", "reply_datetime", "links_click_datetime"}
+EVENT_DATE_FIELDS = {"open_datetime", "reply_datetime", "links_click_datetime"}
+EVENT_FIELDS = {"trace_status", *EVENT_DATE_FIELDS}
+ENGAGEMENT_STATUSES = ("open", "reply", "bounce")
 
 
 class MailingTrace(models.Model):
@@ -42,6 +44,10 @@ class MailingTrace(models.Model):
         and a scenario or a score rule cares)."""
         if not (self and EVENT_FIELDS & set(vals)):
             return super().write(vals)
+        if set(vals).isdisjoint(EVENT_DATE_FIELDS) and vals["trace_status"] not in (
+            ENGAGEMENT_STATUSES
+        ):
+            return super().write(vals)  # sent, error, cancel...: no engagement event
         if self.env["marketing.score.rule"]._has_rules(MAIL_SCORE_EVENTS):
             watched = self
         else:

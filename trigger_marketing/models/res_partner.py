@@ -205,7 +205,11 @@ class ResPartner(models.Model):
         model = records
         fnames = [
             fname
-            for fname in model._mail_get_partner_fields(introspect_fields=True)
+            for fname in (
+                model._mail_get_partner_fields(introspect_fields=True)
+                if hasattr(model, "_mail_get_partner_fields")
+                else []
+            )
             if model._fields[fname].type == "many2one"
         ]
         if fnames:

@@ -1,6 +1,9 @@
+from datetime import date, datetime, timedelta
+
 from odoo.tests import Form, tagged, users
 
 from .common import NOW, TriggerMarketingCase
+from .common_triggers import TriggerEntryCase
 
 
 @tagged("post_install", "-at_install")
@@ -80,3 +83,37 @@ class TestTemplates(TriggerMarketingCase):
         self.assertEqual(activity.activity_type_id, self.env.ref("mail.mail_activity_data_call"))
         self.assertIn("Hot lead", alice.category_id.mapped("name"))
         self.assertEqual(scenario.participant_count, 1)
+
+
+@tagged("post_install", "-at_install")
+class TestTemplateTriggers(TriggerEntryCase):
+    """The date-based templates are wired to the real entry triggers."""
+
+    def test_reengagement_enters_90_days_after_the_last_engagement(self):
+        self.make_rule("mail_click", 5)
+        scenario = self.env["marketing.scenario"]
+        with self.at(NOW):
+            scenario = scenario._create_from_template("reengagement", start=True)
+            alice, bob = self.make_partners(2)
+            self.env["res.partner"]._marketing_score_event("mail_click", alice | bob)
+        with self.at(NOW + timedelta(days=60)):
+            # bob engages again: his 90 days start again
+            self.env["res.partner"]._marketing_score_event("mail_click", bob)
+        with self.at(NOW + timedelta(days=90, hours=1)):
+            self.run_entry_cron()
+            self.assertEqual(self.entered(scenario), alice)
+        with self.at(NOW + timedelta(days=150, hours=1)):
+            self.run_entry_cron()
+            self.assertEqual(self.entered(scenario), alice | bob)
+
+    def test_birthday_enters_on_the_birthday(self):
+        with self.at(NOW):
+            scenario = self.env["marketing.scenario"]._create_from_template("birthday", start=True)
+            alice = self.make_partners(1, birthdate=date(1990, 3, 10), tz="UTC")
+            self.make_partners(1, birthdate=False)
+        with self.at(datetime(2026, 3, 9, 12, 0)):
+            self.run_entry_cron()
+            self.assertFalse(self.entered(scenario))
+        with self.at(datetime(2026, 3, 10, 9, 30)):
+            self.run_entry_cron()
+            self.assertEqual(self.entered(scenario), alice)
