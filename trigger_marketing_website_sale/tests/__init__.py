@@ -1,0 +1,4 @@
+from . import test_cart_intake
+from . import test_cart_goal
+from . import test_recovery_mail
+from . import test_cart_template
