@@ -1,8 +1,11 @@
+import logging
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+
+_logger = logging.getLogger(__name__)
 
 # Index = datetime.weekday()
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -16,7 +19,7 @@ def get_zone(tz_name):
         try:
             return ZoneInfo(tz_name)
         except (ZoneInfoNotFoundError, ValueError):
-            pass
+            _logger.info("Unknown time zone %r: UTC is used for send windows", tz_name)
     return ZoneInfo("UTC")
 
 
