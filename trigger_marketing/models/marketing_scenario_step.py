@@ -4,9 +4,9 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Domain
 from odoo.tools import SQL, html2plaintext
-from odoo.tools.safe_eval import safe_eval
 from odoo.tools.safe_eval import datetime as safe_datetime
 from odoo.tools.safe_eval import dateutil as safe_dateutil
+from odoo.tools.safe_eval import safe_eval
 from odoo.tools.safe_eval import time as safe_time
 
 from .marketing_send_window_mixin import WINDOW_FIELDS
@@ -91,8 +91,6 @@ class MarketingScenarioStep(models.Model):
     _name = "marketing.scenario.step"
     _description = "Scenario Step"
     _inherit = ["marketing.send.window.mixin"]
-    _parent_name = "parent_id"
-    _parent_store = True
     _order = "scenario_id, sequence, id"
 
     name = fields.Char(required=True, translate=True)
@@ -112,12 +110,9 @@ class MarketingScenarioStep(models.Model):
         domain="[('scenario_id', '=', scenario_id), ('id', '!=', id)]",
         help="Leave empty for a first step: it starts when the record enters the scenario.",
     )
-    parent_path = fields.Char(index=True)
     child_ids = fields.One2many("marketing.scenario.step", "parent_id", string="Next steps")
     parent_action_type = fields.Selection(related="parent_id.action_type", string="Parent action")
-    trigger_type = fields.Selection(
-        TRIGGER_TYPES, string="Wake-up", default="after", required=True
-    )
+    trigger_type = fields.Selection(TRIGGER_TYPES, string="Wake-up", default="after", required=True)
     delay = fields.Integer(
         default=0,
         help="How long after the parent was done (or the record entered). For a branch on a "
@@ -248,20 +243,27 @@ class MarketingScenarioStep(models.Model):
             "no": _("If %(parent)s is not met, %(delay)s later", parent=parent, delay=delay)
             if self.delay
             else _("If %(parent)s is not met", parent=parent),
-            "mail_open": _("When %(parent)s is opened (within %(delay)s)", parent=parent,
-                           delay=delay),
-            "mail_click": _("When %(parent)s is clicked (within %(delay)s)", parent=parent,
-                            delay=delay),
-            "mail_reply": _("When %(parent)s gets a reply (within %(delay)s)", parent=parent,
-                            delay=delay),
-            "mail_bounce": _("When %(parent)s bounces (within %(delay)s)", parent=parent,
-                             delay=delay),
-            "mail_not_open": _("%(delay)s after %(parent)s if not opened", parent=parent,
-                               delay=delay),
-            "mail_not_click": _("%(delay)s after %(parent)s if not clicked", parent=parent,
-                                delay=delay),
-            "mail_not_reply": _("%(delay)s after %(parent)s if no reply", parent=parent,
-                                delay=delay),
+            "mail_open": _(
+                "When %(parent)s is opened (within %(delay)s)", parent=parent, delay=delay
+            ),
+            "mail_click": _(
+                "When %(parent)s is clicked (within %(delay)s)", parent=parent, delay=delay
+            ),
+            "mail_reply": _(
+                "When %(parent)s gets a reply (within %(delay)s)", parent=parent, delay=delay
+            ),
+            "mail_bounce": _(
+                "When %(parent)s bounces (within %(delay)s)", parent=parent, delay=delay
+            ),
+            "mail_not_open": _(
+                "%(delay)s after %(parent)s if not opened", parent=parent, delay=delay
+            ),
+            "mail_not_click": _(
+                "%(delay)s after %(parent)s if not clicked", parent=parent, delay=delay
+            ),
+            "mail_not_reply": _(
+                "%(delay)s after %(parent)s if no reply", parent=parent, delay=delay
+            ),
         }[self.trigger_type]
         if self.filter_domain and self.filter_domain.strip() not in ("", "[]"):
             when += _(" (only if the filter matches)")
@@ -411,8 +413,15 @@ class MarketingScenarioStep(models.Model):
                     self.env._("Step %(step)s needs a condition.", step=step.name)
                 )
 
-    @api.constrains("action_type", "mailing_id", "mailing_list_id", "tag_ids", "score_points",
-                    "activity_type_id", "server_action_id")
+    @api.constrains(
+        "action_type",
+        "mailing_id",
+        "mailing_list_id",
+        "tag_ids",
+        "score_points",
+        "activity_type_id",
+        "server_action_id",
+    )
     def _check_action_parameters(self):
         for step in self:
             step._check_action_parameters_one()
@@ -458,9 +467,7 @@ class MarketingScenarioStep(models.Model):
                     )
                 )
         if missing:
-            raise ValidationError(
-                _("Step %(step)s needs %(what)s.", step=self.name, what=missing)
-            )
+            raise ValidationError(_("Step %(step)s needs %(what)s.", step=self.name, what=missing))
 
     def _check_ready_to_run(self):
         """Checks done when a scenario starts (the constraints already hold)."""
@@ -504,9 +511,7 @@ class MarketingScenarioStep(models.Model):
 
         Pending traces of the step and of its descendants are cancelled with the reason.
         """
-        descendants = self.with_context(active_test=False).search(
-            [("id", "child_of", self.ids)]
-        )
+        descendants = self.with_context(active_test=False).search([("id", "child_of", self.ids)])
         Trace = self.env["marketing.scenario.trace"]
         pending = Trace.search(
             [("step_id", "in", descendants.ids), ("state", "in", ("scheduled", "waiting"))]
@@ -570,7 +575,6 @@ class MarketingScenarioStep(models.Model):
             "view_mode": "form",
             "target": "current",
         }
-
 
     # ------------------------------------------------------------
     # Actions (set-based: ``traces`` is a batch of due traces of this step)
@@ -664,10 +668,7 @@ class MarketingScenarioStep(models.Model):
                     missing.setdefault(partner.email_normalized, partner)
             if missing:
                 new_contacts = Contact.create(
-                    [
-                        {"name": partner.name, "email": partner.email}
-                        for partner in missing.values()
-                    ]
+                    [{"name": partner.name, "email": partner.email} for partner in missing.values()]
                 )
                 by_email.update(zip(missing, new_contacts, strict=True))
         return {
@@ -683,9 +684,7 @@ class MarketingScenarioStep(models.Model):
             [("contact_id", "in", contacts.ids), ("list_id", "=", self.mailing_list_id.id)]
         )
         subscribed = {s.contact_id: s for s in subscriptions}
-        to_create = contacts.browse(
-            {c.id for c in contacts if c not in subscribed}
-        )
+        to_create = contacts.browse({c.id for c in contacts if c not in subscribed})
         Subscription.create(
             [{"contact_id": c.id, "list_id": self.mailing_list_id.id} for c in to_create]
         )

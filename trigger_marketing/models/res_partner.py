@@ -15,6 +15,10 @@ class ResPartner(models.Model):
     marketing_score_history_ids = fields.One2many(
         "marketing.score.history", "partner_id", string="Score history"
     )
+    birthdate = fields.Date(
+        string="Birth date",
+        help="Used by anniversary scenarios (a birthday mail at the contact's local time).",
+    )
     marketing_participant_ids = fields.One2many(
         "marketing.scenario.participant", "partner_id", string="Scenarios"
     )

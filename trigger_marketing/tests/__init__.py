@@ -3,4 +3,12 @@ from . import test_mail_branches
 from . import test_enrollment
 from . import test_actions
 from . import test_processing
+from . import test_constraints
+from . import test_lifecycle
+from . import test_security
+from . import test_trigger_anniversary
+from . import test_trigger_date
+from . import test_trigger_event
+from . import test_trigger_settings
+from . import test_trigger_signup
 from . import test_send_window
