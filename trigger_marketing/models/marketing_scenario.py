@@ -12,7 +12,6 @@ from odoo.tools.mail import formataddr
 
 from ..tools import entry_dates
 from .marketing_scenario_step import DELAY_UNITS
-
 from .marketing_send_window_mixin import WINDOW_FIELDS
 
 _logger = logging.getLogger(__name__)

@@ -35,13 +35,6 @@ class MarketingScenario(models.Model):
         help="A shop cart is abandoned when it has not changed for this long (its content "
         "or its customer), and its customer has not confirmed an order since.",
     )
-    cart_checkpoint = fields.Datetime(
-        string="Carts checked up to",
-        copy=False,
-        readonly=True,
-        help="Carts last changed up to this moment have been checked for entry; each "
-        "abandonment is checked once.",
-    )
     revenue_currency_id = fields.Many2one(
         "res.currency", string="Revenue currency", compute="_compute_converted_revenue"
     )
@@ -102,32 +95,26 @@ class MarketingScenario(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
+        """Changing the delay keeps the cart checkpoint where it is: ``last_entry_check``
+        is the moment up to which abandonments were checked, i.e. carts last changed
+        before it minus the delay. A shorter delay must not skip the carts in between."""
+        if "cart_abandoned_hours" in vals:
+            for scenario in self.filtered(
+                lambda s: s.trigger == "cart_abandoned" and s.last_entry_check
+            ):
+                shift = timedelta(
+                    hours=vals["cart_abandoned_hours"] - scenario.cart_abandoned_hours
+                )
+                super(MarketingScenario, scenario).write(
+                    {"last_entry_check": scenario.last_entry_check + shift}
+                )
         res = super().write(vals)
         if "cart_abandoned_hours" in vals:
             self.env.registry.clear_cache()
-        return res
-
-    # ------------------------------------------------------------
-    # Actions
-    # ------------------------------------------------------------
-
-    def action_start(self):
-        """Only carts abandoned from now on enter (as website_sale does with its own
-        reminder): old carts of the shop are not mailed when the scenario starts."""
-        res = super().action_start()
-        carts = self.filtered(lambda s: s.trigger == "cart_abandoned")
-        now = self.env.cr.now()
-        for scenario in carts:
-            scenario.cart_checkpoint = now - timedelta(hours=scenario.cart_abandoned_hours)
-        if carts:
-            self._cart_wake_cron(now)
-        return res
-
-    def action_resume(self):
-        """Carts abandoned during the pause enter now, unless abandoned for too long."""
-        res = super().action_resume()
-        if any(s.trigger == "cart_abandoned" for s in self):
-            self._cart_wake_cron(self.env.cr.now())
+        if {"state", "active", "trigger", "cart_abandoned_hours", "domain"} & set(vals) and any(
+            s.trigger == "cart_abandoned" and s.state == "running" for s in self
+        ):
+            self._cart_wake_cron(fields.Datetime.now())
         return res
 
     # ------------------------------------------------------------
@@ -235,10 +222,13 @@ class MarketingScenario(models.Model):
     def _cron_enroll_abandoned_carts(self):
         """Enrol the carts abandoned since the last run in the running cart scenarios.
 
-        Each scenario keeps a checkpoint: the carts last changed up to it were checked, so
+        Each scenario keeps a checkpoint (``last_entry_check``, as the date triggers of
+        the core do): the carts abandoned before it (last change + delay) were checked, so
         that an abandonment is checked once, whatever happens to the cart afterwards. A
         cart that changes later is abandoned again later, and enters again if the
-        scenario's re-entry policy allows it. Batches commit with their checkpoint.
+        scenario's re-entry policy allows it. Starting or resuming a scenario moves the
+        checkpoint to "now" (core): carts abandoned while it did not run do not enter.
+        Abandonments older than ``MAX_LATENESS`` (the cron was down) do not enter either.
         """
         Cron = self.env["ir.cron"]
         now = self.env.cr.now()
@@ -251,11 +241,13 @@ class MarketingScenario(models.Model):
         )
         plans = []
         for scenario in scenarios:
-            high = now - timedelta(hours=scenario.cart_abandoned_hours)
-            if not scenario.cart_checkpoint:  # e.g. became a cart scenario while running
-                scenario.cart_checkpoint = high
+            delay = timedelta(hours=scenario.cart_abandoned_hours)
+            if not scenario.last_entry_check:  # set when the scenario (re)starts
+                scenario.last_entry_check = now
                 continue
-            low = max(scenario.cart_checkpoint, high - MAX_LATENESS)
+            # carts last changed in ]low, high] are abandoned since the last check
+            low = max(scenario.last_entry_check, now - MAX_LATENESS) - delay
+            high = now - delay
             if low < high:
                 plans.append((scenario, low, high))
         remaining = sum(scenario._cart_count(low, high) for scenario, low, high in plans)
@@ -274,30 +266,46 @@ class MarketingScenario(models.Model):
         return self.env.cr.fetchone()[0]
 
     def _cart_enroll_range(self, low, high, batch_size):
-        """Enrol the abandoned carts last changed in ``]low, high]``, batch after batch.
+        """Enrol the abandoned carts last changed in ``]low, high]``, batch after batch,
+        each batch committed with the checkpoint (``last_entry_check``, the abandonment
+        moment checked so far: last change + delay).
+
+        A broken scenario (e.g. its audience names a removed field) is logged and retried
+        next time from its checkpoint; the other scenarios go on.
 
         :return: False when the cron ran out of time
         """
         self.ensure_one()
         Cron = self.env["ir.cron"]
+        delay = timedelta(hours=self.cart_abandoned_hours)
         after = None
         while True:
-            self.env.cr.execute(
-                SQL("%s LIMIT %s", self._cart_candidates_query(low, high, after), batch_size)
-            )
-            rows = self.env.cr.fetchall()
-            if rows:
-                carts = self.env["sale.order"].browse([row[0] for row in rows])
-                participants = self.enroll(carts)
-                self._cart_after_enrolment(participants)
-                after = rows[-1][1], rows[-1][0]
+            try:
+                with self.env.cr.savepoint():
+                    self.env.cr.execute(
+                        SQL(
+                            "%s LIMIT %s",
+                            self._cart_candidates_query(low, high, after),
+                            batch_size,
+                        )
+                    )
+                    rows = self.env.cr.fetchall()
+                    if rows:
+                        participants = self.enroll(
+                            self.env["sale.order"].browse([row[0] for row in rows])
+                        )
+                        self._cart_after_enrolment(participants)
+            except Exception:  # noqa: BLE001 - recorded in the log, the cron goes on
+                _logger.exception("Abandoned carts of scenario %s could not enter", self.id)
+                return True
             if len(rows) < batch_size:
-                self.cart_checkpoint = high
+                self.last_entry_check = high + delay
                 Cron._commit_progress(len(rows))
                 return True
             # Carts changed in the same second as the last one may still wait: the next
             # run takes them again (the ones that entered are not enrolled twice).
-            self.cart_checkpoint = after[0] - timedelta(seconds=1)
+            after = rows[-1][1], rows[-1][0]
+            self.last_entry_check = after[0] - timedelta(seconds=1) + delay
             if not Cron._commit_progress(len(rows)):
                 return False
 
@@ -403,7 +411,8 @@ class MarketingScenario(models.Model):
                      WHERE state = 'draft' AND website_id IS NOT NULL
                        AND cart_changed_at > %s
                     """,
-                    scenario.cart_checkpoint or self.env.cr.now(),
+                    (scenario.last_entry_check or self.env.cr.now())
+                    - timedelta(hours=entry["hours"]),
                 )
             )
             next_change = self.env.cr.fetchone()[0]

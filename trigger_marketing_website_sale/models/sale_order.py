@@ -97,9 +97,10 @@ class SaleOrder(models.Model):
         return super(SaleOrder, self - handled)._cart_recovery_email_send()
 
     def _cart_handled_by_scenarios(self):
-        """The carts of ``self`` that a running (or paused) cart-abandonment scenario
-        handles: carts that entered one, and carts that match the audience of one (they
-        enter it when they are abandoned for its delay)."""
+        """The carts of ``self`` that a cart-abandonment scenario handles: carts that
+        entered a running or paused one, and carts that match the audience of a running
+        one (they enter it when abandoned for its delay). A paused scenario takes no new
+        cart (resuming starts from now): Odoo's reminder still goes to those."""
         Scenario = self.env["marketing.scenario"].sudo()
         entries = Scenario._cart_scenarios()
         if not self or not entries:
@@ -117,6 +118,8 @@ class SaleOrder(models.Model):
             )
         )
         for entry in entries:
+            if entry["state"] != "running":
+                continue
             rest = self - handled
             if not rest:
                 break

@@ -8,7 +8,7 @@ class Website(models.Model):
         "marketing.scenario",
         string="Cart scenarios",
         compute="_compute_trigger_marketing_cart_scenario_ids",
-        help="Running or paused cart-abandonment scenarios of the website's company: "
+        help="Running cart-abandonment scenarios of the website's company: "
         "Odoo's single abandoned-cart e-mail is not sent for the carts they handle.",
     )
 
@@ -19,5 +19,6 @@ class Website(models.Model):
             website.trigger_marketing_cart_scenario_ids = Scenario.browse(
                 entry["id"]
                 for entry in entries
-                if entry["company_id"] in (False, website.company_id.id)
+                if entry["state"] == "running"
+                and entry["company_id"] in (False, website.company_id.id)
             )

@@ -25,7 +25,7 @@ class TestCartIntake(CartCase):
         # Odoo's own reminder will not be sent for it, its "resume" link works
         self.assertTrue(cart.cart_recovery_email_sent)
         self.assertTrue(cart.access_token)
-        self.assertEqual(scenario.cart_checkpoint, NOW)
+        self.assertEqual(scenario.last_entry_check, NOW + HOUR)
         # later runs do not enrol the same abandonment again
         self.assertEqual(self.abandon(cart, NOW + 5 * HOUR), participant)
 
@@ -83,7 +83,7 @@ class TestCartIntake(CartCase):
         self.change(cart, NOW + 3 * HOUR, 2)
         self.assertEqual(self.abandon(cart, NOW + 4 * HOUR), first)
         self.assertEqual(self.abandon(cart, NOW + 9 * HOUR), first)
-        self.assertEqual(scenario.cart_checkpoint, NOW + 8 * HOUR)
+        self.assertEqual(scenario.last_entry_check, NOW + 9 * HOUR)
 
     def test_reentry_always_once_per_abandonment(self):
         """Policy "always": a new abandonment enters again, once; runs without a new change
@@ -202,22 +202,50 @@ class TestCartIntake(CartCase):
         self.assertEqual(self.participants(scenario).mapped("res_id"), [recent.id])
         self.assertFalse(self.participants(scenario, old))
 
-    def test_pause_catches_up_within_three_days(self):
-        """Carts abandoned while the scenario was paused enter on resume, unless they were
-        abandoned more than three days ago."""
+    def test_carts_abandoned_during_a_pause_do_not_enter(self):
+        """As for every trigger, resuming starts from now: carts abandoned while the
+        scenario was paused do not enter; carts abandoned after the resume do."""
         with self.at(NOW):
             scenario = self.make_cart_scenario()
             scenario.action_pause()
-            stale = self.make_cart(self.alice)
-        with self.at(NOW + timedelta(days=3)):
-            fresh = self.make_cart(self.bob)
-        with self.at(NOW + timedelta(days=4, hours=2)):
+            during = self.make_cart(self.alice)
+        with self.at(NOW + 2 * HOUR):
             self.run_cart_cron()
             self.assertFalse(self.participants(scenario), "paused")
             scenario.action_resume()
+            after = self.make_cart(self.bob)
+        with self.at(NOW + 3 * HOUR):
+            self.run_cart_cron()
+        self.assertEqual(self.participants(scenario).mapped("res_id"), [after.id])
+        self.assertFalse(self.participants(scenario, during))
+
+    def test_no_late_entry_after_a_cron_outage(self):
+        """The cron did not run for four days: carts abandoned more than three days ago
+        are not mailed so late; the more recent ones enter."""
+        with self.at(NOW):
+            scenario = self.make_cart_scenario()
+            stale = self.make_cart(self.alice)
+        with self.at(NOW + timedelta(days=2)):
+            fresh = self.make_cart(self.bob)
+        with self.at(NOW + timedelta(days=4)):
             self.run_cart_cron()
         self.assertEqual(self.participants(scenario).mapped("res_id"), [fresh.id])
         self.assertFalse(self.participants(scenario, stale))
+
+    def test_changing_the_delay_skips_no_cart(self):
+        """A running scenario's delay goes from 3 hours to 1: the carts that became
+        abandoned in between enter at the next run, none is skipped."""
+        with self.at(NOW):
+            scenario = self.make_cart_scenario(cart_abandoned_hours=3)
+            early = self.make_cart(self.alice)
+        with self.at(NOW + HOUR):
+            late = self.make_cart(self.bob)
+        with self.at(NOW + 2 * HOUR + timedelta(minutes=30)):
+            self.run_cart_cron()
+            self.assertFalse(self.participants(scenario))
+            scenario.cart_abandoned_hours = 1
+            self.run_cart_cron()
+        self.assertEqual(self.participants(scenario).mapped("res_id"), [early.id, late.id])
 
     def test_company_of_the_scenario(self):
         other = self.env["res.company"].create({"name": "Other shop"})
@@ -245,7 +273,7 @@ class TestCartIntake(CartCase):
             [("cron_id", "=", self.cart_cron.id)], order="id desc", limit=1
         )
         self.assertEqual((progress.done, progress.remaining), (7, 0))
-        self.assertEqual(scenario.cart_checkpoint, NOW)
+        self.assertEqual(scenario.last_entry_check, NOW + HOUR)
 
     def test_intake_queries_do_not_grow_with_carts(self):
         """A run of the intake cron costs the same queries for 3 carts as for 22 (the

@@ -96,6 +96,22 @@ class TestOdooRecoveryMail(CartCase):
         self._odoo_cron(NOW + 2 * HOUR)
         self.assertEqual(len(self.recovery_mails(cart)), 1)
 
+    def test_paused_scenario_takes_no_new_cart(self):
+        """A paused scenario takes no new cart (resuming starts from now): Odoo's reminder
+        goes to a cart abandoned meanwhile, not to a cart already in the scenario."""
+        with self.at(NOW - HOUR):
+            scenario = self.make_cart_scenario()
+            entered = self.make_cart(self.alice)
+        with self.at(NOW):
+            self.run_cart_cron()
+            entered.cart_recovery_email_sent = False  # reset by hand: still in the scenario
+            scenario.action_pause()
+            new = self.make_cart(self.bob)
+        self.assertFalse(self.website.trigger_marketing_cart_scenario_ids)
+        self._odoo_cron(NOW + 2 * HOUR)
+        self.assertFalse(self.recovery_mails(entered))
+        self.assertEqual(len(self.recovery_mails(new)), 1)
+
     def test_recovery_mail_of_automation_rules(self):
         """website_sale's ``_cart_recovery_email_send`` (for automation rules) follows the
         same rule; another company's scenario does not handle this shop's carts."""
