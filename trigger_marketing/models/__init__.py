@@ -1,3 +1,4 @@
+from . import marketing_send_window_mixin
 from . import marketing_scenario
 from . import marketing_scenario_templates
 from . import marketing_scenario_step

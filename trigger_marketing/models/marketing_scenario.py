@@ -12,6 +12,7 @@ from odoo.tools.mail import formataddr
 
 from ..tools import entry_dates
 from .marketing_scenario_step import DELAY_UNITS
+from .marketing_send_window_mixin import WINDOW_FIELDS
 
 _logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class MarketingScenario(models.Model):
 
     _name = "marketing.scenario"
     _description = "Marketing Scenario"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "marketing.send.window.mixin"]
     _order = "sequence, id desc"
 
     name = fields.Char(required=True, translate=True, tracking=True)
@@ -153,6 +154,12 @@ class MarketingScenario(models.Model):
     converted_count = fields.Integer(compute="_compute_participant_stats")
     conversion_rate = fields.Float(compute="_compute_participant_stats")
     date_start = fields.Datetime(string="Started on", copy=False, readonly=True)
+    window_enabled = fields.Boolean(
+        string="Send window",
+        help="E-mails are sent only on these days and hours, in the recipient's time zone "
+        "(the contact's, else the company's, else UTC). An e-mail due outside the window "
+        "waits for its next opening. Steps can have their own window or none.",
+    )
 
     # --- entry trigger "signup"
     signup_source = fields.Selection(
@@ -382,6 +389,13 @@ class MarketingScenario(models.Model):
             scenario._parse_domain(scenario.domain, scenario.env._("Audience"))
             if scenario.goal_domain:
                 scenario._parse_domain(scenario.goal_domain, scenario.env._("Goal"))
+
+    @api.constrains("window_enabled", *WINDOW_FIELDS)
+    def _check_window(self):
+        self._check_send_window()
+
+    def _window_is_set(self):
+        return self.window_enabled
 
     @api.constrains("reentry", "reentry_days")
     def _check_reentry_days(self):

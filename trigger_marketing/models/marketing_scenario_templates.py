@@ -96,7 +96,11 @@ class MarketingScenario(models.Model):
         """Create the scenario of template ``code`` (draft, or started if ``start``)."""
         if code not in {t["code"] for t in self._available_templates()}:
             raise UserError(self.env._("Unknown scenario template: %s", code))
-        scenario = getattr(self, f"_template_{code}")()
+        # Templates are our code, not user input: a marketer may build from them without
+        # the rights of a mail template editor (the bodies hold QWeb placeholders) or of
+        # a contact-tag creator. Editing the result afterwards follows Odoo's rights.
+        self.check_access("create")
+        scenario = getattr(self.sudo(), f"_template_{code}")().with_env(self.env)
         if start:
             scenario.action_start()
         return scenario

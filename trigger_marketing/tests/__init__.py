@@ -11,6 +11,7 @@ from . import test_trigger_date
 from . import test_trigger_event
 from . import test_trigger_settings
 from . import test_trigger_signup
+from . import test_send_window
 from . import test_score_rules
 from . import test_score_bands
 from . import test_score_threshold
