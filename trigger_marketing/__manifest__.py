@@ -7,7 +7,7 @@
     "author": "trigger_marketing maintainers",
     "website": "https://github.com/trigger-marketing/trigger_marketing",
     "license": "LGPL-3",
-    "depends": ["mass_mailing", "web_hierarchy"],
+    "depends": ["mass_mailing", "web_hierarchy", "auth_signup"],
     "data": [
         "security/trigger_marketing_security.xml",
         "security/ir.model.access.csv",
@@ -19,9 +19,17 @@
         "views/marketing_scenario_enroll_views.xml",
         "views/mailing_mailing_views.xml",
         "views/res_partner_views.xml",
+        "views/marketing_score_rule_views.xml",
+        "views/marketing_score_band_action_views.xml",
+        "views/marketing_score_history_views.xml",
+        "views/marketing_scenario_template_wizard_views.xml",
+        "views/res_config_settings_views.xml",
         "views/trigger_marketing_menus.xml",
     ],
-    "demo": [],
+    "demo": [
+        "demo/marketing_score_demo.xml",
+        "demo/marketing_scenario_demo.xml",
+    ],
     "application": True,
     "installable": True,
 }

@@ -1,3 +1,4 @@
+import json
 from datetime import timedelta
 
 from odoo import api, fields, models
@@ -42,6 +43,20 @@ class MarketingScenarioParticipant(models.Model):
     date_start = fields.Datetime(string="Entered on", default=fields.Datetime.now, required=True)
     date_end = fields.Datetime(string="Ended on")
     trace_ids = fields.One2many("marketing.scenario.trace", "participant_id", string="Steps")
+    # why the record entered, for time-based and event triggers
+    anniversary_date = fields.Date(
+        string="Anniversary",
+        readonly=True,
+        help="For an anniversary scenario: the anniversary this walk celebrates (a scenario "
+        "enrols a record at most once per anniversary year).",
+    )
+    payload = fields.Json(
+        readonly=True,
+        copy=False,
+        help="Data of the event that made the record enter. In the e-mails of the scenario: "
+        "<t t-out=\"marketing_payload.get(object.id, {}).get('key')\"/>.",
+    )
+    payload_text = fields.Text(string="Event data", compute="_compute_payload_text")
 
     # A record walks a scenario once at a time (test walks aside): enforced by the
     # database so that two workers or two transactions can never enrol it twice.
@@ -66,6 +81,15 @@ class MarketingScenarioParticipant(models.Model):
             participant.record_name = names.get(
                 (participant.model_name, participant.res_id),
                 self.env._("Deleted record #%(id)s", id=participant.res_id),
+            )
+
+    @api.depends("payload")
+    def _compute_payload_text(self):
+        for participant in self:
+            participant.payload_text = (
+                json.dumps(participant.payload, indent=2, sort_keys=True, ensure_ascii=False)
+                if participant.payload
+                else False
             )
 
     # ------------------------------------------------------------

@@ -6,3 +6,16 @@ from . import test_processing
 from . import test_constraints
 from . import test_lifecycle
 from . import test_security
+from . import test_trigger_anniversary
+from . import test_trigger_date
+from . import test_trigger_event
+from . import test_trigger_settings
+from . import test_trigger_signup
+from . import test_send_window
+from . import test_score_rules
+from . import test_score_bands
+from . import test_score_threshold
+from . import test_score_decay
+from . import test_score_performance
+from . import test_templates
+from . import test_score_sources
