@@ -20,3 +20,4 @@ from . import test_score_performance
 from . import test_templates
 from . import test_score_sources
 from . import test_mail_outage
+from . import test_processes

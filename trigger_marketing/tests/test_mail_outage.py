@@ -130,3 +130,15 @@ class TestMailOutage(TriggerMarketingCase):
             mail = self.env["mail.mail"].sudo().search([("mailing_id", "=", mailing.id)])
             self.assertEqual(mail.state, "exception")
             self.assertEqual(mailing.mailing_trace_ids.trace_status, "error")
+
+    def test_mail_queue_woken_when_scenario_mails_are_queued(self):
+        """Scenario mails leave at once, not at the next hourly run of the mail queue:
+        the queue is woken once per transaction that queued some."""
+        with self.at(NOW):
+            self.scenario.enroll(self.make_partners(3))
+            with (
+                self.mock_mail_gateway(),
+                self.capture_triggers("mail.ir_cron_mail_scheduler_action") as capture,
+            ):
+                self.run_cron()
+            self.assertEqual(capture.records.mapped("call_at"), [NOW])
