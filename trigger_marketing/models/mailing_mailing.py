@@ -16,6 +16,12 @@ class MailingMailing(models.Model):
     )
     marketing_step_ids = fields.One2many("marketing.scenario.step", "mailing_id")
 
+    @api.constrains("subject", "body_html", "mailing_model_id")
+    def _check_trigger_marketing_content(self):
+        """The e-mail of a scenario step keeps a subject and a body (edited from the step
+        or from the mailing itself)."""
+        self.marketing_step_ids._check_action_parameters()
+
     @api.model_create_multi
     def create(self, vals_list):
         if self.env.context.get("default_use_in_trigger_marketing"):

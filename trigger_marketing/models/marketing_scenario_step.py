@@ -403,6 +403,12 @@ class MarketingScenarioStep(models.Model):
             return self.scenario_id
         return None
 
+    @api.constrains("action_type")
+    def _check_children_trigger_types(self):
+        """A step that stops being an e-mail (or a condition) step keeps no branch on
+        mail events (or yes/no branches) under it."""
+        self.child_ids._check_trigger_type()
+
     @api.constrains("filter_domain", "condition_domain", "scenario_id")
     def _check_domains(self):
         for step in self:

@@ -47,6 +47,22 @@ REASONS = [
 ]
 
 
+def failure_message(error, limit=500):
+    """What a marketer reads on a failed trace: the error's first line and its root
+    cause (a rendering error carries a whole traceback; the server log keeps it)."""
+    message = (str(error).strip() or type(error).__name__).split("\n", 1)[0][:limit]
+    root, seen = error, {id(error)}
+    while True:
+        cause = root.__cause__ or (None if root.__suppress_context__ else root.__context__)
+        if cause is None or id(cause) in seen:
+            break
+        seen.add(id(cause))
+        root = cause
+    if root is not error:
+        message += f" ({type(root).__name__}: {str(root)[:limit]})"
+    return message
+
+
 class TraceOutcome:
     """Collects what happened to each trace of a batch, applied in a few queries."""
 
@@ -476,8 +492,24 @@ class MarketingScenarioTrace(models.Model):
                 self.env._("The walk had already ended."),
             )
         for step, traces in (self - ended).grouped("step_id").items():
-            self._process_step(step, traces, outcome)
+            self._process_step_guarded(step, traces, outcome)
         self._apply(outcome)
+
+    def _process_step_guarded(self, step, traces, outcome):
+        """Process the traces of one step of the batch; an error of the step itself (a
+        filter or goal that no longer evaluates, e.g. its field was removed with a
+        module) fails these traces with the message: the other steps of the batch, and
+        the batches after it, go on."""
+        step_outcome = TraceOutcome(outcome.now)
+        try:
+            with self.env.cr.savepoint():
+                self._process_step(step, traces, step_outcome)
+        except Exception as e:  # noqa: BLE001 - recorded on the traces
+            _logger.warning("Step %s failed for %s traces: %s", step.id, len(traces), e)
+            step_outcome = TraceOutcome(outcome.now)
+            for trace in traces:
+                self._record_failure(trace, e, step_outcome)
+        outcome.merge(step_outcome)
 
     def _process_step(self, step, traces, outcome):
         scenario = step.scenario_id
@@ -651,7 +683,7 @@ class MarketingScenarioTrace(models.Model):
                 self._record_failure(trace, e, outcome)
 
     def _record_failure(self, trace, error, outcome):
-        message = str(error) or error.__class__.__name__
+        message = failure_message(error)
         transient = isinstance(error, psycopg2.OperationalError)
         if transient and trace.attempt_count + 1 < MAX_ATTEMPTS:
             delay = timedelta(minutes=5 * 2**trace.attempt_count)

@@ -21,3 +21,4 @@ from . import test_templates
 from . import test_score_sources
 from . import test_mail_outage
 from . import test_processes
+from . import test_bad_input_matrix
