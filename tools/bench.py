@@ -195,32 +195,37 @@ def database_exists(db):
 # data
 # --------------------------------------------------------------------------- #
 def seed_partners(env, n, prefix="bench"):
-    """N contacts in one INSERT ... SELECT generate_series: valid, distinct e-mails, the
-    stored fields the ORM would have computed (complete_name, commercial_partner_id,
-    email_normalized), half of them in Brussels."""
+    """N contacts copied in SQL from one that the ORM created (so that every column the
+    installed modules require is filled): valid, distinct e-mails, the stored fields the
+    ORM computes (complete_name, commercial_partner_id, email_normalized), half of them
+    in Brussels."""
+    template = env["res.partner"].create(
+        {"name": "Bench template", "email": "template@bench.invalid", "lang": "en_US"}
+    )
+    env.flush_all()
     cr = env.cr
-    cr.execute(
-        """
-        WITH s AS (SELECT nextval('res_partner_id_seq') AS id, g
-                     FROM generate_series(1, %(n)s) AS g)
-        INSERT INTO res_partner
-            (id, commercial_partner_id, name, complete_name, email, email_normalized,
-             city, lang, type, active, is_company, partner_share, employee,
-             message_bounce, marketing_score,
-             create_uid, write_uid, create_date, write_date)
-        SELECT s.id, s.id, 'Contact ' || s.g, 'Contact ' || s.g,
-               %(prefix)s || '.contact' || s.g || '@example.com',
-               %(prefix)s || '.contact' || s.g || '@example.com',
-               CASE WHEN s.g %% 2 = 0 THEN 'Brussels' ELSE 'Paris' END,
-               'en_US', 'contact', TRUE, FALSE, TRUE, FALSE, 0, 0,
-               1, 1, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
-          FROM s
-        RETURNING id
-        """,
+    clone_rows(
+        cr,
+        "res_partner",
+        template.id,
+        {
+            "id": "s.id",
+            "commercial_partner_id": "s.id",
+            "name": "'Contact ' || s.g",
+            "complete_name": "'Contact ' || s.g",
+            "email": "%(prefix)s || '.contact' || s.g || '@example.com'",
+            "email_normalized": "%(prefix)s || '.contact' || s.g || '@example.com'",
+            "city": "CASE WHEN s.g %% 2 = 0 THEN 'Brussels' ELSE 'Paris' END",
+        },
+        "CROSS JOIN (SELECT nextval('res_partner_id_seq') AS id, g"
+        " FROM generate_series(1, %(n)s) AS g) AS s",
         {"n": n, "prefix": prefix},
     )
-    ids = sorted(row[0] for row in cr.fetchall())
+    template.unlink()
+    cr.execute("SELECT id FROM res_partner WHERE email LIKE %s ORDER BY id", [f"{prefix}.contact%"])
+    ids = [row[0] for row in cr.fetchall()]
     cr.execute("ANALYZE res_partner")
+    env.invalidate_all()
     return env["res.partner"].browse(ids)
 
 
@@ -479,21 +484,195 @@ def realtime_overhead(registry, env_factory):
     return without, with_scenario
 
 
-def bench_carts(env, n):
-    """Abandoned carts: the scenario vs website_sale's own abandoned-cart cron.
+def clone_rows(cr, table, source_id, overrides, join, params):
+    """Copy row ``source_id`` of ``table`` once per row of ``join`` (SQL), with the
+    columns of ``overrides`` computed from it: a fast way to seed thousands of records
+    that the ORM created once."""
+    from psycopg2 import sql
 
-    Needs the shop bridge ``trigger_marketing_website_sale`` (built on another branch).
-    Once merged: seed n draft website carts of known contacts older than the
-    abandonment delay, run the bridge's cart-abandoned entry + a one-mail scenario, then
-    on a copy of the same carts website_sale's ``_cron_send_abandoned_cart_email`` (or
-    its Odoo 19 equivalent), and compare the times. Until then: not available.
+    cr.execute(
+        """
+        SELECT column_name FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name = %s
+         ORDER BY ordinal_position
+        """,
+        [table],
+    )
+    columns = [row[0] for row in cr.fetchall() if row[0] != "id" or "id" in overrides]
+    values = [
+        sql.SQL(overrides[col]) if col in overrides else sql.Identifier("t", col) for col in columns
+    ]
+    cr.execute(
+        sql.SQL(
+            "INSERT INTO {table} ({columns}) SELECT {values} FROM {table} t {join}"
+            " WHERE t.id = %(source)s"
+        ).format(
+            table=sql.Identifier(table),
+            columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+            values=sql.SQL(", ").join(values),
+            join=sql.SQL(join),
+        ),
+        dict(params, source=source_id),
+    )
+    return cr.rowcount
+
+
+def seed_carts(env, count):
+    """``count`` abandoned shop carts (one line each) of the bench contacts, last changed
+    a day ago: one created by the ORM, the others copied in SQL."""
+    from odoo import Command
+
+    website = env["website"].search([], limit=1)
+    website.write({"cart_abandoned_delay": 1.0})
+    product = env["product.product"].create(
+        {"name": "Bench mug", "list_price": 12.5, "sale_ok": True, "taxes_id": [Command.clear()]}
+    )
+    partners = env["res.partner"].search(
+        [("email", "=like", "bench.contact%@example.com")], order="id", limit=count
+    )
+    first = env["sale.order"].create(
+        {
+            "partner_id": partners[0].id,
+            "website_id": website.id,
+            "order_line": [Command.create({"product_id": product.id, "product_uom_qty": 2})],
+        }
+    )
+    env.flush_all()
+    cr = env.cr
+    changed = "(now() AT TIME ZONE 'UTC') - interval '1 day'"
+    dates = dict.fromkeys(("date_order", "cart_changed_at", "create_date", "write_date"), changed)
+    clone_rows(
+        cr,
+        "sale_order",
+        first.id,
+        dict(
+            dates,
+            name="'BENCH/' || lpad(p.g::text, 7, '0')",
+            partner_id="p.pid",
+            partner_invoice_id="p.pid",
+            partner_shipping_id="p.pid",
+            access_token="NULL",
+        ),
+        "CROSS JOIN (SELECT id AS pid, row_number() OVER (ORDER BY id) AS g FROM res_partner"
+        " WHERE id = ANY(%(partners)s)) AS p",
+        {"partners": partners[1:].ids},
+    )
+    cr.execute(
+        "UPDATE sale_order SET date_order = "
+        + changed
+        + ", cart_changed_at = "
+        + changed
+        + " WHERE id = %s",
+        [first.id],
+    )
+    clone_rows(
+        cr,
+        "sale_order_line",
+        first.order_line.id,
+        dict(dates, order_id="o.oid", order_partner_id="o.opid"),
+        "CROSS JOIN (SELECT id AS oid, partner_id AS opid FROM sale_order"
+        " WHERE name LIKE 'BENCH/%%') AS o",
+        {},
+    )
+    cr.execute("ANALYZE sale_order")
+    cr.execute("ANALYZE sale_order_line")
+    env.invalidate_all()
+    return website, partners
+
+
+def bench_carts(env, n):
+    """Abandoned carts: the ready-made cart scenario of the shop bridge
+    (``trigger_marketing_website_sale``: intake cron + its reminder e-mail) against
+    website_sale's own abandoned-cart cron (one e-mail per cart), on the same carts.
+
+    :return: the figures, or None when the bridge is not installed
     """
     module = env["ir.module.module"].search([("name", "=", BRIDGE)])
     if not module or module.state != "installed":
         return None
-    raise NotImplementedError(
-        f"{BRIDGE} is installed but the carts bench is not written yet: see bench_carts()"
+    cr = env.cr
+    say(f"seeding {n} abandoned carts")
+    website, partners = seed_carts(env, n)
+    cr.commit()
+    carts = env["sale.order"].search([("website_id", "=", website.id), ("state", "=", "draft")])
+    if len(carts) != n:
+        raise RuntimeError(f"{len(carts)} carts seeded for {n}")
+
+    # website_sale's own abandoned-cart e-mail, on all the carts
+    website.send_abandoned_cart_email = True
+    env.flush_all()
+    cr.execute(
+        "UPDATE website SET send_abandoned_cart_email_activation_time ="
+        " (now() AT TIME ZONE 'UTC') - interval '3 days' WHERE id = %s",
+        [website.id],
     )
+    cr.commit()
+    env.invalidate_all()
+    with Measure() as m_odoo:
+        env["website"]._send_abandoned_cart_email()
+        cr.commit()
+    cr.execute(
+        "SELECT count(*) FROM mail_mail m JOIN mail_message mm ON mm.id = m.mail_message_id"
+        " WHERE mm.model = 'sale.order' AND m.state = 'outgoing'"
+    )
+    odoo_mails = cr.fetchone()[0]
+    say(f"carts: website_sale sent {odoo_mails} reminders in {m_odoo.seconds:.2f}s")
+    website.send_abandoned_cart_email = False
+    cr.execute(
+        "UPDATE sale_order SET cart_recovery_email_sent = FALSE WHERE id = ANY(%s)", [carts.ids]
+    )
+    cr.commit()
+    env.invalidate_all()
+
+    # the bridge's ready-made scenario: intake, then its reminder (1 hour later)
+    Scenario = env["marketing.scenario"]
+    scenario = Scenario._template_cart_abandonment()
+    scenario.write({"cart_abandoned_hours": 1.0})
+    scenario.action_start()
+    env.flush_all()
+    cr.execute(
+        "UPDATE marketing_scenario SET last_entry_check ="
+        " (now() AT TIME ZONE 'UTC') - interval '2 days' WHERE id = %s",
+        [scenario.id],
+    )
+    cr.commit()
+    env.invalidate_all()
+    with Measure() as m_in:
+        Scenario._cron_enroll_abandoned_carts()
+        cr.commit()
+    entered = len(scenario.participant_ids)
+    reminder = scenario.step_ids.filtered(lambda s: not s.parent_id)
+    make_due(env, reminder)
+    env.invalidate_all()
+    with Measure() as m_mail:
+        env["marketing.scenario.trace"]._cron_process()
+        cr.commit()
+    cr.execute(
+        "SELECT count(*) FROM mail_mail WHERE mailing_id = %s AND state = 'outgoing'",
+        [reminder.mailing_id.id],
+    )
+    our_mails = cr.fetchone()[0]
+    say(
+        f"carts: {entered} entered in {m_in.seconds:.2f}s, {our_mails} reminders queued in "
+        f"{m_mail.seconds:.2f}s"
+    )
+    if entered != n or our_mails != n or odoo_mails != n:
+        raise RuntimeError(
+            f"carts: {entered} entered, {our_mails} reminders, website_sale {odoo_mails}, for {n}"
+        )
+    ours = m_in.seconds + m_mail.seconds
+    return {
+        "carts": n,
+        "intake_seconds": round(m_in.seconds, 3),
+        "intake_per_s": round(n / m_in.seconds),
+        "intake_queries": m_in.queries,
+        "reminder_seconds": round(m_mail.seconds, 3),
+        "reminder_per_s": round(n / m_mail.seconds),
+        "website_sale_seconds": round(m_odoo.seconds, 3),
+        "website_sale_per_s": round(n / m_odoo.seconds),
+        "website_sale_queries": m_odoo.queries,
+        "ours_vs_website_sale": round(ours / m_odoo.seconds, 3),
+    }
 
 
 # --------------------------------------------------------------------------- #
@@ -545,7 +724,17 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=None, help="trigger_marketing.batch_size")
     parser.add_argument("--no-anchor", action="store_true", help="skip the mass mailing anchor")
     parser.add_argument("--profile", action="store_true", help="time spent per SQL query")
-    parser.add_argument("--carts", action="store_true", help="also bench abandoned carts")
+    parser.add_argument(
+        "--carts",
+        action="store_true",
+        help=f"also bench abandoned carts (installs website_sale and {BRIDGE})",
+    )
+    parser.add_argument(
+        "--carts-n",
+        type=int,
+        default=5000,
+        help="number of carts (at most N; website_sale mails them one by one)",
+    )
     args = parser.parse_args(argv)
     n = args.n
     db = args.db or f"tmbench_{n}_{time.strftime('%Y%m%d%H%M%S')}"
@@ -554,7 +743,7 @@ def main(argv=None):
 
     modules = MODULE
     if args.carts:
-        modules += f",{BRIDGE}"
+        modules += f",website_sale,{BRIDGE}"
     try:
         create_database(db, args.addons_path, modules)
     except subprocess.CalledProcessError:
@@ -694,7 +883,7 @@ def run(args, db, n):
 
         carts = None
         if args.carts:
-            carts = bench_carts(env, n)
+            carts = bench_carts(env, min(n, args.carts_n))
         results["carts"] = carts
 
     without, with_scenario = realtime_overhead(registry, env_factory)
@@ -745,7 +934,15 @@ def summarize(results):
     results["figures"] = figures
     results["targets"] = TARGETS
     carts = results.get("carts")
-    carts_text = "carts: n/a (bridge not installed)" if carts is None else f"carts: {carts}"
+    if carts is None:
+        carts_text = "carts: n/a (bridge not installed)"
+    else:
+        carts_text = (
+            f"carts: {carts['carts']} intake={carts['intake_per_s']}/s"
+            f" reminder={carts['reminder_per_s']}/s"
+            f" website_sale={carts['website_sale_per_s']}/s"
+            f" ours/website_sale={carts['ours_vs_website_sale']}x"
+        )
     results["line"] = (
         f"bench: N={results['n']} cpus={results['machine']['cpus']}"
         f" enroll={figures['enroll_per_s']}/s"
