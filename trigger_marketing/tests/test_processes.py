@@ -9,6 +9,7 @@ scheduler on throw-away databases (see processes.py); the SMTP server is a real 
 import email
 import logging
 import re
+import signal
 import time
 from email import policy
 
@@ -265,30 +266,42 @@ class TestProcesses(BaseCase):
                 dbname, "SELECT count(*) FROM marketing_scenario_trace WHERE state = 'done'"
             )
 
-        def holds_a_batch():
-            """Due traces that another transaction holds (a claimed, uncommitted batch)."""
+        def held_batch():
+            """Due traces that another transaction holds: a claimed, uncommitted batch."""
             conn = P._connect(dbname)
             try:
                 conn.autocommit = False
                 with conn.cursor() as cr:
                     cr.execute(
-                        "SELECT count(*) FROM marketing_scenario_trace"
+                        "SELECT id FROM marketing_scenario_trace"
                         " WHERE state IN ('scheduled', 'waiting')"
                     )
-                    due = cr.fetchone()[0]
+                    due = {row[0] for row in cr.fetchall()}
                     cr.execute(
-                        "SELECT count(*) FROM (SELECT id FROM marketing_scenario_trace"
-                        " WHERE state IN ('scheduled', 'waiting')"
-                        " FOR UPDATE SKIP LOCKED) AS free"
+                        "SELECT id FROM marketing_scenario_trace"
+                        " WHERE state IN ('scheduled', 'waiting') FOR UPDATE SKIP LOCKED"
                     )
-                    free = cr.fetchone()[0]
+                    free = {row[0] for row in cr.fetchall()}
                 conn.rollback()
                 return due - free
             finally:
                 conn.close()
 
+        held = set()
+
+        def frozen_in_a_batch():
+            """Freeze the worker (SIGSTOP); keep it frozen if it holds a batch after some
+            committed ones, else let it run on."""
+            worker.proc.send_signal(signal.SIGSTOP)
+            if done() >= 300:
+                held.update(held_batch())
+                if held:
+                    return True
+            worker.proc.send_signal(signal.SIGCONT)
+            return False
+
         P.wait_for(
-            lambda: done() >= 300 and holds_a_batch() > 0,
+            frozen_in_a_batch,
             120,
             "the worker in the middle of a batch after committed ones",
             every=0.05,
@@ -296,8 +309,20 @@ class TestProcesses(BaseCase):
         )
         worker.kill()
         done_at_kill = done()
-        _logger.info("killed with %s traces done of %s", done_at_kill, 3 * contacts)
+        _logger.info(
+            "killed with %s traces done of %s, holding %s", done_at_kill, 3 * contacts, len(held)
+        )
         self.assertLess(done_at_kill, 3 * contacts, "killed before the end")
+        self.assertEqual(
+            P.scalar(
+                dbname,
+                "SELECT count(*) FROM marketing_scenario_trace WHERE id = ANY(%s)"
+                " AND state IN ('scheduled', 'waiting')",
+                [list(held)],
+            ),
+            len(held),
+            "the batch it held is rolled back, entirely",
+        )
         # the killed transaction is rolled back: what is committed is consistent
         book = ledger(dbname)
         self.assertEqual(book["mailing_traces"], book["traces"].get(("mail", "done"), 0))
