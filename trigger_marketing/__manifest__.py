@@ -17,11 +17,21 @@
         "views/marketing_scenario_participant_views.xml",
         "views/marketing_scenario_trace_views.xml",
         "views/marketing_scenario_enroll_views.xml",
+        "views/marketing_scenario_test_views.xml",
         "views/mailing_mailing_views.xml",
         "views/res_partner_views.xml",
+        "views/res_config_settings_views.xml",
         "views/trigger_marketing_menus.xml",
     ],
     "demo": [],
+    "assets": {
+        "web.assets_backend": [
+            "trigger_marketing/static/src/**/*",
+        ],
+        "web.assets_tests": [
+            "trigger_marketing/static/tests/tours/**/*",
+        ],
+    },
     "application": True,
     "installable": True,
 }

@@ -8,3 +8,4 @@ from . import mailing_mailing
 from . import mailing_trace
 from . import link_tracker_click
 from . import res_partner
+from . import res_config_settings

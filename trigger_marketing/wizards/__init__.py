@@ -1,2 +1,3 @@
 from . import mail_compose_message
 from . import marketing_scenario_enroll
+from . import marketing_scenario_test
