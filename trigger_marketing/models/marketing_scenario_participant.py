@@ -141,7 +141,7 @@ class MarketingScenarioParticipant(models.Model):
             self.env["marketing.scenario.trace"]._create_first_traces(
                 scenario, participant_ids, test, now
             )
-            scenario.invalidate_recordset(["participant_ids"])
+            scenario.invalidate_recordset(["participant_ids", "test_participant_ids"])
         return participants
 
     @api.model

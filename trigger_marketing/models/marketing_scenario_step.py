@@ -155,14 +155,14 @@ class MarketingScenarioStep(models.Model):
     mail_subject = fields.Char(
         string="Subject",
         compute="_compute_mail_content",
-        inverse="_inverse_mail_content",
+        inverse="_inverse_mail_subject",
         help="Subject of the e-mail. Placeholders such as {{ object.name }} are not "
         "rendered in subjects: keep it plain.",
     )
     mail_body_html = fields.Html(
         string="Message",
         compute="_compute_mail_content",
-        inverse="_inverse_mail_content",
+        inverse="_inverse_mail_body",
         sanitize="email_outgoing",
     )
     mail_designed = fields.Boolean(
@@ -371,50 +371,87 @@ class MarketingScenarioStep(models.Model):
             step.mail_body_html = mailing.body_html
             step.mail_designed = bool(mailing.body_arch and "o_layout" in mailing.body_arch)
 
-    def _inverse_mail_content(self):
-        """Keep subject and message on the step's mailing; create the mailing if needed.
+    def _inverse_mail_subject(self):
+        self._write_mailing("subject", "mail_subject")
 
-        The marketer writes a subject and a message on the step; the step owns a
-        ``mailing.mailing`` of the scenario's model (edited with the e-mail designer for a
-        richer layout, sent and tracked by mass_mailing).
+    def _inverse_mail_body(self):
+        self._write_mailing("body_html", "mail_body_html")
+
+    def _write_mailing(self, mailing_fname, fname):
+        """Keep what the marketer wrote on the step on its mailing (creating it if needed).
+
+        One inverse per field: while a field is being inverted, the ORM protects the other
+        fields of the same compute, so each inverse reads only its own field.
         """
         to_create = self.browse()
-        for step in self:
-            if step.action_type != "mail":
-                continue
-            mailing = step.mailing_id
-            if not mailing:
+        for step in self.filtered(lambda s: s.action_type == "mail"):
+            value = step[fname]
+            if not step.mailing_id:
                 to_create |= step
                 continue
-            vals = {}
-            if step.mail_subject != mailing.subject:
-                vals["subject"] = step.mail_subject
-            if not step.mail_designed and (step.mail_body_html or "") != (mailing.body_html or ""):
-                vals["body_html"] = vals["body_arch"] = step.mail_body_html
-            if vals:
-                mailing.write(vals)
-        to_create = to_create.filtered(
-            lambda s: s.mail_subject or not is_html_empty(s.mail_body_html)
-        )
-        if not to_create:
+            if mailing_fname == "subject" and not (value or "").strip():
+                raise ValidationError(
+                    self.env._("Step %(step)s needs a subject for its e-mail.", step=step.name)
+                )
+            if mailing_fname == "body_html":
+                if step.mailing_id.body_arch and "o_layout" in step.mailing_id.body_arch:
+                    continue  # laid out in the designer: edited there only
+                if not html2plaintext(value or "").strip():
+                    raise ValidationError(
+                        self.env._("Step %(step)s needs a body for its e-mail.", step=step.name)
+                    )
+            if (value or "") != (step.mailing_id[mailing_fname] or ""):
+                vals = {mailing_fname: value}
+                if mailing_fname == "body_html":
+                    vals["body_arch"] = value
+                step.mailing_id.write(vals)
+        for step in to_create:
+            values = {"subject": step.name, "body_html": False}
+            values[mailing_fname] = step[fname]
+            if (values["subject"] or "").strip() and not is_html_empty(values["body_html"]):
+                step.mailing_id = self.env["mailing.mailing"].create(
+                    self._mailing_values(step.scenario_id, step.name, values["subject"],
+                                         values["body_html"])
+                )
+
+    @api.model
+    def _mailing_values(self, scenario, name, subject, body):
+        return {
+            "name": name,
+            "subject": subject or name,
+            "body_arch": body,
+            "body_html": body,
+            "mailing_model_id": scenario.model_id.id,
+            "mailing_type": "mail",
+            "use_in_trigger_marketing": True,
+            "campaign_id": scenario.campaign_id.id,
+        }
+
+    @api.model
+    def _create_mailings_from_vals(self, vals_list):
+        """New e-mail steps written with a subject and a message get their mailing before
+        they are created, so that the "needs an e-mail" constraint sees it."""
+        todo = [
+            vals for vals in vals_list
+            if vals.get("action_type", "mail") == "mail"
+            and not vals.get("mailing_id")
+            and vals.get("scenario_id")
+            and (vals.get("mail_subject") or not is_html_empty(vals.get("mail_body_html")))
+        ]
+        if not todo:
             return
+        Scenario = self.env["marketing.scenario"]
         mailings = self.env["mailing.mailing"].create(
             [
-                {
-                    "name": step.name,
-                    "subject": step.mail_subject or step.name,
-                    "body_arch": step.mail_body_html,
-                    "body_html": step.mail_body_html,
-                    "mailing_model_id": step.scenario_id.model_id.id,
-                    "mailing_type": "mail",
-                    "use_in_trigger_marketing": True,
-                    "campaign_id": step.scenario_id.campaign_id.id,
-                }
-                for step in to_create
+                self._mailing_values(Scenario.browse(vals["scenario_id"]), vals.get("name"),
+                                     vals.get("mail_subject"), vals.get("mail_body_html"))
+                for vals in todo
             ]
         )
-        for step, mailing in zip(to_create, mailings, strict=True):
-            step.mailing_id = mailing
+        for vals, mailing in zip(todo, mailings, strict=True):
+            vals["mailing_id"] = mailing.id
+            vals.pop("mail_subject", None)
+            vals.pop("mail_body_html", None)
 
     @api.model
     def _starter_mail_body(self, scenario):
@@ -427,7 +464,7 @@ class MarketingScenarioStep(models.Model):
         else:
             expression = None
         greeting = (
-            Markup('<p>%s <t t-out="%s or \'\'"/>,</p>') % (self.env._("Hello"), expression)
+            Markup('<p>%s <t t-out="%s"/>,</p>') % (self.env._("Hello"), expression)
             if expression
             else Markup("<p>%s</p>") % self.env._("Hello,")
         )
@@ -743,6 +780,7 @@ class MarketingScenarioStep(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        self._create_mailings_from_vals(vals_list)
         steps = super().create(vals_list)
         steps._check_server_action_rights()
         steps._link_mailings()
@@ -750,6 +788,17 @@ class MarketingScenarioStep(models.Model):
         return steps
 
     def write(self, vals):
+        if {"mail_subject", "mail_body_html"} & set(vals) and not vals.get("mailing_id"):
+            # a step becoming an e-mail step, written with its subject and message
+            for step in self.filtered(
+                lambda s: not s.mailing_id and vals.get("action_type", s.action_type) == "mail"
+            ):
+                body = vals.get("mail_body_html")
+                if not is_html_empty(body):
+                    step.mailing_id = self.env["mailing.mailing"].create(
+                        self._mailing_values(step.scenario_id, vals.get("name", step.name),
+                                             vals.get("mail_subject"), body)
+                    )
         res = super().write(vals)
         if {"action_type", "server_action_id"} & set(vals):
             self._check_server_action_rights()

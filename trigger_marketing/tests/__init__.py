@@ -6,3 +6,8 @@ from . import test_processing
 from . import test_constraints
 from . import test_lifecycle
 from . import test_security
+from . import test_statistics
+from . import test_preview
+from . import test_background_enroll
+from . import test_test_run
+from . import test_screens
