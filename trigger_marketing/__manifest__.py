@@ -7,7 +7,7 @@
     "author": "trigger_marketing maintainers",
     "website": "https://github.com/trigger-marketing/trigger_marketing",
     "license": "LGPL-3",
-    "depends": ["mass_mailing", "web_hierarchy"],
+    "depends": ["mass_mailing", "web_hierarchy", "auth_signup"],
     "data": [
         "security/trigger_marketing_security.xml",
         "security/ir.model.access.csv",

@@ -2,10 +2,14 @@ from . import marketing_scenario
 from . import marketing_scenario_step
 from . import marketing_scenario_trace
 from . import marketing_scenario_participant
+from . import marketing_scenario_event
 from . import marketing_score_history
 from . import mail_thread
 from . import mailing_mailing
 from . import mailing_trace
+from . import mailing_contact
+from . import mailing_subscription
 from . import link_tracker_click
 from . import res_partner
 from . import res_config_settings
+from . import res_users

@@ -45,4 +45,3 @@ class MailThread(models.AbstractModel):
             if Scenario._scenario_cache(self._name)["live"]:
                 self.env["marketing.scenario.participant"].sudo()._on_records_deleted(self)
         return super().unlink()
-

@@ -1,15 +1,29 @@
+import json
 import logging
+import secrets
 from collections import defaultdict
+from datetime import date, timedelta
 
 from odoo import api, fields, models, tools
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Domain
-from odoo.tools import SQL
+from odoo.tools import SQL, split_every
+from odoo.tools.mail import formataddr
+
+from ..tools import entry_dates
+from .marketing_scenario_step import DELAY_UNITS
 
 _logger = logging.getLogger(__name__)
 
 # Entry triggers that react inside the transaction of a create or a write.
 REALTIME_TRIGGERS = ("create", "match")
+# Entry triggers processed by the time-based intake cron (ir_cron_scenario_entry).
+TIME_TRIGGERS = ("date", "anniversary")
+# A birthday wish sent late is worse than none: anniversaries whose moment passed more
+# than this before the intake cron could run (server down) are not sent.
+ANNIVERSARY_CATCH_UP = timedelta(days=1)
+# Targets that an e-mail address identifies (signup by list, events over HTTP).
+EMAIL_TARGETS = ("res.partner", "mailing.contact")
 # Up to this many records, the audience is checked in memory (no query after a create).
 FILTER_IN_MEMORY_LIMIT = 200
 
@@ -117,7 +131,6 @@ class MarketingScenario(models.Model):
     )
     campaign_id = fields.Many2one(
         "utm.campaign",
-        string="Campaign",
         ondelete="set null",
         copy=False,
         help="Groups the mailings of the scenario in e-mail marketing reports.",
@@ -167,7 +180,9 @@ class MarketingScenario(models.Model):
     )
     # adding the whole audience, in the background
     enroll_pending = fields.Boolean(
-        string="Adding the audience", copy=False, readonly=True,
+        string="Adding the audience",
+        copy=False,
+        readonly=True,
         help="The audience is being added in the background.",
     )
     enroll_todo = fields.Integer(string="Audience to add", copy=False, readonly=True)
@@ -180,6 +195,83 @@ class MarketingScenario(models.Model):
         "scenario_id",
         string="Test runs",
         domain=[("is_test", "=", True)],
+    )
+
+    # --- entry trigger "signup"
+    signup_source = fields.Selection(
+        [
+            ("account", "Creates an account"),
+            ("list", "Subscribes to a mailing list"),
+        ],
+        string="Signs up by",
+        default="account",
+        help="Creates an account: a visitor signs up on the website or portal; their contact "
+        "enters. Subscribes to a mailing list: a subscription to one of the lists below (a "
+        "newsletter form, a white paper download...) makes the subscriber enter.",
+    )
+    signup_list_ids = fields.Many2many(
+        "mailing.list",
+        "marketing_scenario_signup_list_rel",
+        "scenario_id",
+        "list_id",
+        string="Mailing lists",
+        help="A subscription to any of these lists makes the subscriber enter. On a scenario "
+        "on contacts, the contact with the subscriber's e-mail enters (created if missing).",
+    )
+    # --- entry triggers "date" and "anniversary"
+    date_field_id = fields.Many2one(
+        "ir.model.fields",
+        string="Date field",
+        compute="_compute_date_field_id",
+        store=True,
+        readonly=False,
+        precompute=True,
+        ondelete="set null",
+        domain="[('model_id', '=', model_id), ('ttype', 'in', ('date', 'datetime')), "
+        "('store', '=', True)]",
+        help="The date (or date and time) of the record that makes it enter.",
+    )
+    date_field_type = fields.Selection(related="date_field_id.ttype", string="Date field type")
+    trigger_offset = fields.Integer(
+        string="Offset",
+        help="Moves the entry before (negative) or after (positive) the date, e.g. -7 days: "
+        "7 days before the end of a subscription.",
+    )
+    trigger_offset_unit = fields.Selection(
+        DELAY_UNITS, string="Offset unit", default="days", required=True
+    )
+    trigger_hour = fields.Float(
+        string="At (local time)",
+        default=9.0,
+        help="Time of day of the entry for anniversaries and for dates without a time, in "
+        "the contact's time zone (their own, else the company's, else UTC).",
+    )
+    last_entry_check = fields.Datetime(
+        string="Entries checked until",
+        readonly=True,
+        copy=False,
+        help="Time-based entries: every record whose date (with the offset) fell before this "
+        "moment was considered. The next check takes the records due since.",
+    )
+    # --- entry trigger "event"
+    event_name = fields.Char(
+        string="Event name",
+        help="Records enter when this event is fired, by code (fire_event) or by the signed "
+        "HTTP endpoint of the scenario (e.g. whitepaper_downloaded).",
+    )
+    webhook_secret = fields.Char(
+        string="Webhook secret",
+        copy=False,
+        groups="trigger_marketing.marketing_scenario_group_manager",
+        help="Key of the HMAC-SHA256 signature of the events sent to the HTTP endpoint.",
+    )
+    webhook_url = fields.Char(
+        string="Webhook URL",
+        compute="_compute_webhook_url",
+        groups="trigger_marketing.marketing_scenario_group_manager",
+    )
+    event_ids = fields.One2many(
+        "marketing.scenario.event", "scenario_id", string="Received events", readonly=True
     )
 
     # ------------------------------------------------------------
@@ -211,8 +303,26 @@ class MarketingScenario(models.Model):
             scenario.participant_count = total
             scenario.running_count = stats.get((sid, "running"), 0)
             scenario.converted_count = stats.get((sid, "converted"), 0)
-            scenario.conversion_rate = (
-                100.0 * scenario.converted_count / total if total else 0.0
+            scenario.conversion_rate = 100.0 * scenario.converted_count / total if total else 0.0
+
+    @api.depends("trigger", "model_id")
+    def _compute_date_field_id(self):
+        birthdate = self.env["ir.model.fields"]._get("res.partner", "birthdate")
+        for scenario in self:
+            if scenario.date_field_id and scenario.date_field_id.model_id == scenario.model_id:
+                continue
+            if scenario.trigger == "anniversary" and scenario.model_name == "res.partner":
+                scenario.date_field_id = birthdate
+            else:
+                scenario.date_field_id = False
+
+    def _compute_webhook_url(self):
+        base_url = self.get_base_url() if self else ""
+        for scenario in self:
+            scenario.webhook_url = (
+                f"{base_url}/trigger_marketing/event/{scenario._origin.id}"
+                if scenario._origin.id
+                else False
             )
 
     def _compute_mail_stats(self):
@@ -223,8 +333,11 @@ class MarketingScenario(models.Model):
             for scenario, status, count, sent, clicked in self.env[
                 "marketing.scenario.trace"
             ]._read_group(
-                [("scenario_id", "in", scenario_ids), ("is_test", "=", False),
-                 ("mail_status", "!=", False)],
+                [
+                    ("scenario_id", "in", scenario_ids),
+                    ("is_test", "=", False),
+                    ("mail_status", "!=", False),
+                ],
                 ["scenario_id", "mail_status"],
                 ["__count", "mail_sent_at:count", "mail_clicked_at:count"],
             ):
@@ -306,7 +419,8 @@ class MarketingScenario(models.Model):
             for currency_id, amount in sums.get(scenario._origin.id, ()):
                 source = Currency.browse(currency_id) if currency_id else currency
                 total += (
-                    amount if source == currency
+                    amount
+                    if source == currency
                     else source._convert(amount, currency, company, today)
                 )
             scenario.revenue_currency_id = currency
@@ -344,6 +458,100 @@ class MarketingScenario(models.Model):
             else:
                 scenario.enroll_progress = 0.0 if scenario.enroll_pending else 100.0
 
+    @api.onchange("trigger")
+    def _onchange_trigger(self):
+        if self.trigger == "anniversary" and self.reentry == "never":
+            # a birthday comes back every year (the scenario still sends at most one a year)
+            self.reentry = "always"
+
+    @api.constrains(
+        "trigger",
+        "model_id",
+        "date_field_id",
+        "trigger_offset_unit",
+        "trigger_hour",
+        "event_name",
+        "signup_source",
+        "signup_list_ids",
+    )
+    def _check_trigger_settings(self):
+        for scenario in self:
+            scenario._check_trigger_settings_one()
+
+    def _check_trigger_settings_one(self):
+        _ = self.env._
+        trigger = self.trigger
+        if trigger in TIME_TRIGGERS:
+            field = self.date_field_id
+            if not field:
+                raise ValidationError(
+                    _("Scenario %(name)s enters on a date: choose the date field.", name=self.name)
+                )
+            if field.model_id != self.model_id:
+                raise ValidationError(
+                    _(
+                        "Scenario %(name)s: the field %(field)s belongs to %(model)s, not to "
+                        "the target %(target)s.",
+                        name=self.name,
+                        field=field.field_description,
+                        model=field.model_id.name,
+                        target=self.model_id.name,
+                    )
+                )
+            if field.ttype not in ("date", "datetime") or not field.store:
+                raise ValidationError(
+                    _(
+                        "Scenario %(name)s: the field %(field)s is not a stored date or date "
+                        "and time field.",
+                        name=self.name,
+                        field=field.field_description,
+                    )
+                )
+            if trigger == "anniversary" and self.trigger_offset_unit in ("minutes", "hours"):
+                raise ValidationError(
+                    _(
+                        "Scenario %(name)s: an anniversary moves by days, weeks or months; "
+                        "set the time of day instead of an offset in hours.",
+                        name=self.name,
+                    )
+                )
+            if not 0 <= self.trigger_hour < 24:
+                raise ValidationError(
+                    _(
+                        "Scenario %(name)s: the time of day must be between 00:00 and 23:59.",
+                        name=self.name,
+                    )
+                )
+        elif trigger == "event":
+            if not (self.event_name or "").strip():
+                raise ValidationError(
+                    _("Scenario %(name)s enters on an event: give the event name.", name=self.name)
+                )
+        elif trigger == "signup":
+            if self.model_name not in EMAIL_TARGETS:
+                raise ValidationError(
+                    _(
+                        "Scenario %(name)s enters on signup: its target must be contacts or "
+                        "mailing contacts.",
+                        name=self.name,
+                    )
+                )
+            if self.signup_source == "account" and self.model_name != "res.partner":
+                raise ValidationError(
+                    _(
+                        "Scenario %(name)s: an account is created for a contact; target "
+                        "contacts, or choose mailing list subscriptions.",
+                        name=self.name,
+                    )
+                )
+            if self.signup_source == "list" and not self.signup_list_ids:
+                raise ValidationError(
+                    _(
+                        "Scenario %(name)s enters on a list subscription: choose the lists.",
+                        name=self.name,
+                    )
+                )
+
     @api.constrains("domain", "goal_domain", "model_id")
     def _check_domains(self):
         for scenario in self:
@@ -362,20 +570,6 @@ class MarketingScenario(models.Model):
                     )
                 )
 
-    @api.constrains("model_id", "step_ids")
-    def _check_model_unchanged(self):
-        for scenario in self:
-            if scenario.participant_ids and any(
-                p.model_name != scenario.model_name for p in scenario.participant_ids[:1]
-            ):
-                raise ValidationError(
-                    self.env._(
-                        "The target of scenario %(name)s cannot change once records have "
-                        "entered it.",
-                        name=scenario.name,
-                    )
-                )
-
     def _parse_domain(self, domain_text, label):
         """Evaluate and validate a domain of the scenario's target model.
 
@@ -383,8 +577,9 @@ class MarketingScenario(models.Model):
         """
         self.ensure_one()
         return self.env["marketing.scenario.step"]._validate_domain(
-            self.model_name, domain_text, self.env._("%(label)s of scenario %(name)s",
-                                                    label=label, name=self.name)
+            self.model_name,
+            domain_text,
+            self.env._("%(label)s of scenario %(name)s", label=label, name=self.name),
         )
 
     # ------------------------------------------------------------
@@ -393,24 +588,65 @@ class MarketingScenario(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("event_name"):
+                vals["event_name"] = vals["event_name"].strip()
         scenarios = super().create(vals_list)
+        # generated here rather than as a default: the field is readable by managers only,
+        # every scenario needs one whoever creates it
+        for scenario in scenarios.sudo():
+            scenario.webhook_secret = self._new_webhook_secret()
         for scenario in scenarios.filtered(lambda s: not s.campaign_id):
             scenario.campaign_id = self.env["utm.campaign"].sudo().create({"name": scenario.name})
         self.env.registry.clear_cache()
         return scenarios
 
     def write(self, vals):
-        if "model_id" in vals and any(s.participant_ids for s in self):
+        if "model_id" in vals and self.env["marketing.scenario.participant"].search_count(
+            [("scenario_id", "in", self.ids)], limit=1
+        ):
             raise UserError(
                 self.env._("The target of a scenario cannot change once records have entered it.")
             )
+        if vals.get("event_name"):
+            vals = dict(vals, event_name=vals["event_name"].strip())
+        # time-based intake starts from now when a scenario (re)starts or changes trigger:
+        # what fell due while it was not running does not enter (as for real-time triggers)
+        restarting = self.browse()
+        if vals.get("state") == "running" or "trigger" in vals:
+            restarting = self.filtered(
+                lambda s: s.state != "running" or s.trigger != vals.get("trigger", s.trigger)
+            )
         res = super().write(vals)
-        if {"state", "trigger", "domain", "goal_domain", "model_id", "active", "company_id"} & set(
-            vals
-        ):
+        if restarting:
+            super(MarketingScenario, restarting).write({"last_entry_check": fields.Datetime.now()})
+        if {
+            "state",
+            "trigger",
+            "domain",
+            "goal_domain",
+            "model_id",
+            "active",
+            "company_id",
+            "signup_source",
+            "signup_list_ids",
+            "event_name",
+            "date_field_id",
+        } & set(vals):
             self.env.registry.clear_cache()
         if "state" in vals or "active" in vals:
             self.env["marketing.scenario.trace"]._schedule_next_run()
+        if {
+            "state",
+            "active",
+            "trigger",
+            "domain",
+            "date_field_id",
+            "trigger_offset",
+            "trigger_offset_unit",
+            "trigger_hour",
+        } & set(vals) and any(s.trigger in TIME_TRIGGERS for s in self):
+            self._wake_entry_cron(fields.Datetime.now())
         return res
 
     def unlink(self):
@@ -419,9 +655,10 @@ class MarketingScenario(models.Model):
         Their pending steps are cancelled with the reason, and the participants, traces
         and mails that statistics and contact timelines need are kept.
         """
-        with_history = self.filtered(
-            lambda s: s.with_context(active_test=False).participant_ids.filtered(
-                lambda p: not p.is_test
+        with_history = self.browse(
+            scenario.id
+            for [scenario] in self.env["marketing.scenario.participant"]._read_group(
+                [("scenario_id", "in", self.ids), ("is_test", "=", False)], ["scenario_id"]
             )
         )
         if with_history:
@@ -534,14 +771,21 @@ class MarketingScenario(models.Model):
             context["default_delay"] = 3
         elif trigger_type == "after" and parent:
             context["default_delay"] = 1
-        labels = dict(self.env["marketing.scenario.step"]._fields["trigger_type"]
-                      ._description_selection(self.env))
+        labels = dict(
+            self.env["marketing.scenario.step"]
+            ._fields["trigger_type"]
+            ._description_selection(self.env)
+        )
         return {
             "type": "ir.actions.act_window",
             "name": (
-                self.env._("New step after “%(parent)s”: %(when)s", parent=parent.name,
-                           when=labels[trigger_type].lower())
-                if parent else self.env._("New first step")
+                self.env._(
+                    "New step after “%(parent)s”: %(when)s",
+                    parent=parent.name,
+                    when=labels[trigger_type].lower(),
+                )
+                if parent
+                else self.env._("New first step")
             ),
             "res_model": "marketing.scenario.step",
             "views": [[False, "form"]],
@@ -550,9 +794,7 @@ class MarketingScenario(models.Model):
         }
 
     def _action_mailing_traces(self, domain):
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "mass_mailing.mailing_trace_action"
-        )
+        action = self.env["ir.actions.act_window"]._for_xml_id("mass_mailing.mailing_trace_action")
         action["domain"] = [*domain, ("marketing_trace_id.is_test", "=", False)]
         action["context"] = {"create": False}
         action["display_name"] = self.env._("E-mails")
@@ -604,8 +846,9 @@ class MarketingScenario(models.Model):
         for scenario in self:
             if scenario.state != "running":
                 raise UserError(
-                    self.env._("Start scenario %(name)s before adding its audience.",
-                               name=scenario.name)
+                    self.env._(
+                        "Start scenario %(name)s before adding its audience.", name=scenario.name
+                    )
                 )
             if not scenario.step_ids:
                 raise UserError(
@@ -634,10 +877,14 @@ class MarketingScenario(models.Model):
         :return: the number of records checked (0 when the audience is exhausted)
         """
         self.ensure_one()
-        records = self.env[self.model_name].sudo().search(
-            self._audience_domain() & Domain("id", ">", self.enroll_last_id),
-            order="id",
-            limit=limit,
+        records = (
+            self.env[self.model_name]
+            .sudo()
+            .search(
+                self._audience_domain() & Domain("id", ">", self.enroll_last_id),
+                order="id",
+                limit=limit,
+            )
         )
         if not records:
             self.enroll_pending = False
@@ -809,10 +1056,14 @@ class MarketingScenario(models.Model):
                     "id": scenario.id,
                     "trigger": scenario.trigger,
                     "audience_fields": frozenset(_domain_fields(scenario._audience_domain())),
-                    "goal_fields": frozenset(_domain_fields(goal)) if goal is not None
+                    "goal_fields": frozenset(_domain_fields(goal))
+                    if goal is not None
                     else frozenset(),
                     "wait_steps": tuple(wait_steps.ids),
                     "wait_fields": frozenset(wait_fields),
+                    "date_field": scenario.date_field_id.name
+                    if scenario.trigger == "date"
+                    else None,
                 }
             )
         return {"live": tuple(scenarios.ids), "running": tuple(entries)}
@@ -824,6 +1075,8 @@ class MarketingScenario(models.Model):
         for entry in self._scenario_cache(records._name)["running"]:
             if entry["trigger"] in REALTIME_TRIGGERS:
                 self.browse(entry["id"]).enroll(records, new_records=True)
+            elif entry["trigger"] == "date" and entry["date_field"]:
+                self.browse(entry["id"])._wake_entry_for(records)
 
     @api.model
     def _watched_by_write(self, model_name, vals):
@@ -838,6 +1091,8 @@ class MarketingScenario(models.Model):
                 reasons.add("goal")
             if written & entry["wait_fields"]:
                 reasons.add("wait")
+            if entry["date_field"] and entry["date_field"] in written:
+                reasons.add("date")
             if reasons:
                 watched.append((entry, reasons))
         return watched
@@ -856,6 +1111,8 @@ class MarketingScenario(models.Model):
         for entry, reasons in watched:
             if "match" in reasons and not_matching_before.get(entry["id"]):
                 self.browse(entry["id"]).enroll(not_matching_before[entry["id"]])
+            if "date" in reasons:
+                self.browse(entry["id"])._wake_entry_for(records)
         followed = [entry for entry, reasons in watched if reasons & {"goal", "wait"}]
         if followed:
             self.env["marketing.scenario.participant"]._on_records_changed(records, followed)
@@ -875,7 +1132,609 @@ class MarketingScenario(models.Model):
             )
         return records.filtered_domain(domain)
 
+    # ------------------------------------------------------------
+    # Entry trigger "signup": accounts and mailing list subscriptions
+    # ------------------------------------------------------------
+
+    @api.model
+    @tools.ormcache()
+    def _signup_cache(self):
+        """The running signup scenarios, cached per registry so that the hooks of
+        ``res.users`` and of the mailing subscriptions cost no query when none runs.
+
+        :return: {"account": (scenario ids), "lists": {list id: (scenario ids)}}
+        """
+        scenarios = (
+            self.sudo()
+            .with_context(active_test=True)
+            .search([("trigger", "=", "signup"), ("state", "=", "running")], order="id")
+        )
+        lists = defaultdict(list)
+        for scenario in scenarios.filtered(lambda s: s.signup_source == "list"):
+            for list_id in scenario.signup_list_ids.ids:
+                lists[list_id].append(scenario.id)
+        return {
+            "account": tuple(scenarios.filtered(lambda s: s.signup_source == "account").ids),
+            "lists": {list_id: tuple(ids) for list_id, ids in lists.items()},
+        }
+
+    @api.model
+    def _on_account_signup(self, partners):
+        """Contacts of the accounts just created by ``auth_signup`` enter the running
+        "creates an account" scenarios, in the signup transaction."""
+        for scenario_id in self._signup_cache()["account"]:
+            self.browse(scenario_id).enroll(partners)
+
+    @api.model
+    def _on_list_subscribed(self, pairs):
+        """New (or renewed) subscriptions ``pairs`` = [(mailing.contact id, list id)]
+        make the subscribers enter the scenarios that watch these lists: the mailing
+        contacts themselves, or for a scenario on contacts the contact with the same
+        e-mail (created if missing)."""
+        watched = self._signup_cache()["lists"]
+        contact_ids_by_scenario = defaultdict(set)
+        for contact_id, list_id in pairs:
+            for scenario_id in watched.get(list_id, ()):
+                contact_ids_by_scenario[scenario_id].add(contact_id)
+        if not contact_ids_by_scenario:
+            return
+        Contact = self.env["mailing.contact"].sudo().with_context(active_test=False)
+        all_contacts = Contact.browse(set().union(*contact_ids_by_scenario.values()))
+        all_contacts.fetch(["name", "email", "email_normalized"])
+        for scenario_id, contact_ids in contact_ids_by_scenario.items():
+            scenario = self.browse(scenario_id)
+            contacts = Contact.browse(sorted(contact_ids))
+            if scenario.model_name == "mailing.contact":
+                scenario.enroll(contacts)
+            else:
+                scenario.enroll(
+                    scenario._partners_for_emails(
+                        [(c.name, c.email_normalized) for c in contacts if c.email_normalized]
+                    )
+                )
+
+    def _partners_for_emails(self, name_emails):
+        """The contacts of ``name_emails`` = [(name, normalized e-mail)] among the contacts
+        of the scenario's company (or shared ones), the oldest first; created in the
+        scenario's company when missing. Set-based: one search, one create."""
+        self.ensure_one()
+        Partner = self.env["res.partner"].sudo()
+        if not name_emails:
+            return Partner
+        company = self.company_id
+        emails = [formataddr((name or "", email)) for name, email in name_emails]
+        found = Partner._find_or_create_from_emails(
+            emails,
+            filter_found=lambda p: not p.company_id or not company or p.company_id == company,
+            additional_values={email: {"company_id": company.id} for _name, email in name_emails}
+            if company
+            else None,
+        )
+        return Partner.concat(*[partner for partner in found if partner])
+
+    # ------------------------------------------------------------
+    # Entry trigger "event": fired by code or by the signed HTTP endpoint
+    # ------------------------------------------------------------
+
+    @api.model
+    def fire_event(self, name, records, payload=None):
+        """Make ``records`` enter the running scenarios that wait for the event ``name``
+        (same transaction), with ``payload`` stored on their participants for the steps.
+
+        Public requests (website controllers) call it with ``sudo()``.
+
+        :param str name: the event name, e.g. ``"whitepaper_downloaded"``
+        :param records: records of the target model of the scenarios
+        :param payload: JSON-serializable data about the event (e.g. the file name)
+        :return: the new participants
+        """
+        if not (
+            self.env.su
+            or self.env.user.has_group("trigger_marketing.marketing_scenario_group_user")
+        ):
+            raise AccessError(self.env._("Only marketing users can fire scenario events."))
+        Participant = self.env["marketing.scenario.participant"].sudo()
+        if not records or not name:
+            return Participant
+        _check_payload(self.env, payload)
+        scenarios = self.sudo().search(
+            [
+                ("trigger", "=", "event"),
+                ("event_name", "=", name.strip()),
+                ("model_name", "=", records._name),
+                ("state", "=", "running"),
+            ]
+        )
+        for scenario in scenarios:
+            Participant |= scenario._enroll_with_payload(records, payload)
+        return Participant
+
+    def _enroll_with_payload(self, records, payload):
+        participants = self.enroll(records)
+        if participants and payload is not None:
+            participants.write({"payload": payload})
+        return participants
+
+    @api.model
+    def _new_webhook_secret(self):
+        return secrets.token_hex(32)
+
+    def action_regenerate_webhook_secret(self):
+        """A new secret: events signed with the old one are refused from now on."""
+        if not self.env.user.has_group("trigger_marketing.marketing_scenario_group_manager"):
+            raise AccessError(self.env._("Only marketing managers can change webhook secrets."))
+        for scenario in self.sudo():
+            scenario.webhook_secret = self._new_webhook_secret()
+        return True
+
+    def _accepts_http_events(self):
+        self.ensure_one()
+        return self.trigger == "event" and self.active and self.model_name in EMAIL_TARGETS
+
+    def _receive_event(self, event_id, email, payload=None, name=None):
+        """An event received (and authenticated) by the HTTP endpoint.
+
+        The event id is claimed first, atomically: a replay (even concurrent) of the same
+        id for this scenario inserts nothing and enrols nobody.
+
+        :return: dict for the JSON answer
+        """
+        self.ensure_one()
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO marketing_scenario_event
+                    (scenario_id, company_id, event_id, name, email,
+                     create_uid, create_date, write_uid, write_date)
+                VALUES (%(scenario)s, %(company)s, %(event_id)s, %(name)s, %(email)s,
+                        %(uid)s, %(now)s, %(uid)s, %(now)s)
+                ON CONFLICT (scenario_id, event_id) DO NOTHING
+                RETURNING id
+                """,
+                scenario=self.id,
+                company=self.company_id.id or None,
+                event_id=event_id,
+                name=self.event_name,
+                email=email,
+                uid=self.env.uid,
+                now=self.env.cr.now(),
+            )
+        )
+        row = self.env.cr.fetchone()
+        if not row:
+            return {"ok": True, "duplicate": True, "enrolled": False}
+        event = self.env["marketing.scenario.event"].sudo().browse(row[0])
+        records = self._records_for_email(email, name)
+        participants = self._enroll_with_payload(records, payload or {})
+        event.write({"res_id": records[:1].id, "participant_id": participants[:1].id})
+        return {"ok": True, "duplicate": False, "enrolled": bool(participants)}
+
+    def _records_for_email(self, email, name=None):
+        """The record of the target with this (normalized) e-mail, created if missing:
+        an event about an unknown visitor makes a new lead."""
+        self.ensure_one()
+        if self.model_name == "res.partner":
+            return self._partners_for_emails([(name, email)])
+        Contact = self.env["mailing.contact"].sudo()
+        contact = Contact.search([("email_normalized", "=", email)], order="id", limit=1)
+        return contact or Contact.create({"name": name or email, "email": email})
+
+    # ------------------------------------------------------------
+    # Time-based entry triggers ("date", "anniversary"): the intake cron
+    # ------------------------------------------------------------
+
+    @api.model
+    def _cron_entry(self):
+        """Enrol the records whose date (± offset) or anniversary fell due since the last
+        check of each running time-based scenario, batch after batch.
+
+        Each scenario keeps a checkpoint (``last_entry_check``): a run takes the records
+        due in (checkpoint, now], so a record enters once per date value; the checkpoint
+        moves when the whole window is done. A run cut short (time limit, crash) starts
+        again from the old checkpoint and skips what already entered.
+        """
+        Cron = self.env["ir.cron"]
+        now = self.env.cr.now()
+        scenarios = self.search([("state", "=", "running"), ("trigger", "in", TIME_TRIGGERS)])
+        Cron._commit_progress(remaining=len(scenarios))
+        for scenario in scenarios:
+            if not scenario._enter_due_records(now) or not Cron._commit_progress(1):
+                break
+        self._schedule_entry_cron(now)
+
+    def _enter_due_records(self, now):
+        """Enrol the records of this scenario due in (checkpoint, now].
+
+        :return: False if the cron ran out of time (the checkpoint did not move)
+        """
+        self.ensure_one()
+        start = self.last_entry_check
+        if not start or not self.date_field_id:
+            self.last_entry_check = now
+            return True
+        if self.trigger == "anniversary":
+            start = max(start, now - ANNIVERSARY_CATCH_UP)
+        if start >= now:
+            return True
+        Cron = self.env["ir.cron"]
+        try:
+            # a broken scenario (e.g. its audience names a removed field) is logged and
+            # retried next time from the same checkpoint; the others go on
+            with self.env.cr.savepoint():
+                records, anniversaries = self._due_records(start, now)
+            for res_ids in split_every(
+                self.env["marketing.scenario.trace"]._batch_size(), records.ids
+            ):
+                with self.env.cr.savepoint():
+                    participants = self.enroll(records.browse(res_ids))
+                    if anniversaries and participants:
+                        self._set_anniversary_dates(participants, anniversaries)
+                # each batch is committed with its progress; cut short, the next run
+                # starts again from the old checkpoint and skips what entered
+                if not Cron._commit_progress():
+                    return False
+        except Exception:  # noqa: BLE001 - recorded in the log, the cron goes on
+            _logger.exception("Entry check of scenario %s failed", self.id)
+            return True
+        self.last_entry_check = now
+        return True
+
+    def _due_records(self, start, end):
+        """The records of the audience due in (start, end], not entered since ``start``.
+
+        :return: (records, {res_id: anniversary date} for anniversaries)
+        """
+        self.ensure_one()
+        if self.trigger == "anniversary":
+            return self._due_anniversaries(start, end)
+        if self.date_field_type == "datetime":
+            records = self._due_by_moment(start, end)
+        else:
+            records = self._due_by_day(start, end)
+        if records:
+            entered = self._entered_since(records.ids, start)
+            records = records.browse(i for i in records.ids if i not in entered)
+        return records, {}
+
+    def _target(self):
+        return self.env[self.model_name].sudo().with_context(active_test=True, tz=False)
+
+    def _offset(self):
+        return entry_dates.offset_delta(self.trigger_offset, self.trigger_offset_unit)
+
+    def _tz_path(self):
+        """Path of the contact's time zone from a target record (None: no contact)."""
+        if self.model_name == "res.partner":
+            return "tz"
+        fname = self._partner_field()
+        return f"{fname}.tz" if fname and fname != "id" else None
+
+    def _tz_domain(self, tz_name):
+        path = self._tz_path()
+        domain = Domain(path, "=", tz_name or False)
+        if not tz_name and "." in path:
+            domain |= Domain(path.split(".")[0], "=", False)
+        return domain
+
+    def _default_tz(self):
+        company = self.company_id or self.env.company
+        return company.partner_id.tz
+
+    def _due_by_moment(self, start, end):
+        """Date and time field: due at the value ± offset, whatever the time zone."""
+        fname = self.date_field_id.name
+        delta = self._offset()
+        margin = entry_dates.MONTH_MARGIN if self.trigger_offset_unit == "months" else timedelta(0)
+        records = self._target().search_fetch(
+            self._audience_domain()
+            & Domain(fname, ">", start - delta - margin)
+            & Domain(fname, "<=", end - delta + margin),
+            [fname],
+        )
+        return records.filtered(lambda r: start < r[fname] + delta <= end)
+
+    def _day_groups(self, first, last):
+        """(date value, time zone) pairs of the audience with a value in [first, last]."""
+        fname = self.date_field_id.name
+        tz_path = self._tz_path()
+        groupby = [f"{fname}:day"] + ([tz_path] if tz_path else [])
+        groups = self._target()._read_group(
+            self._audience_domain() & Domain(fname, ">=", first) & Domain(fname, "<=", last),
+            groupby,
+            ["__count"],
+        )
+        return [(row[0], row[1] if tz_path else False) for row in groups]
+
+    def _day_moment(self, value, tz_name):
+        tz = entry_dates.get_tz(tz_name, self._default_tz())
+        return entry_dates.day_at(value, self.trigger_hour, tz, self._offset())
+
+    def _due_by_day(self, start, end):
+        """Date field: due on the date ± offset at the time of day, in the contact's time
+        zone. One grouped query finds the (date, time zone) pairs due in the window, one
+        search their records."""
+        delta = self._offset()
+        margin = entry_dates.TZ_SPREAD
+        if self.trigger_offset_unit == "months":
+            margin += entry_dates.MONTH_MARGIN
+        first = (start - delta - margin).date()
+        last = (end - delta + margin).date()
+        due = defaultdict(list)
+        for value, tz_name in self._day_groups(first, last):
+            if start < self._day_moment(value, tz_name) <= end:
+                due[tz_name].append(value)
+        Target = self._target()
+        if not due:
+            return Target
+        fname = self.date_field_id.name
+        by_tz = [
+            Domain(fname, "in", values)
+            & (self._tz_domain(tz_name) if self._tz_path() else Domain.TRUE)
+            for tz_name, values in due.items()
+        ]
+        return Target.search(self._audience_domain() & Domain.OR(by_tz), order="id")
+
+    def _anniversary_groups(self, first, last):
+        """(month, day, time zone) of the audience whose anniversary (± offset) may fall
+        on a local date in [first, last]: a set-based query on date parts."""
+        fname = self.date_field_id.name
+        pairs = entry_dates.anniversary_month_days(
+            first, last, self._offset(), self.trigger_offset_unit
+        )
+        month_days = Domain.OR(
+            Domain(f"{fname}.month_number", "=", month) & Domain(f"{fname}.day_of_month", "=", day)
+            for month, day in sorted(pairs)
+        )
+        tz_path = self._tz_path()
+        groupby = [f"{fname}:month_number", f"{fname}:day_of_month"]
+        if tz_path:
+            groupby.append(tz_path)
+        groups = self._target()._read_group(
+            self._audience_domain() & Domain(fname, "!=", False) & month_days,
+            groupby,
+            ["__count"],
+        )
+        return [(int(row[0]), int(row[1]), row[2] if tz_path else False) for row in groups]
+
+    def _anniversary_moments(self, month, day, tz_name, around):
+        tz = entry_dates.get_tz(tz_name, self._default_tz())
+        return entry_dates.anniversary_moments(
+            month, day, self._offset(), self.trigger_hour, tz, around
+        )
+
+    def _due_anniversaries(self, start, end):
+        """Anniversaries (± offset) whose moment, at the time of day in the contact's time
+        zone, falls in (start, end], at most one per anniversary year and record."""
+        due = {}  # (month, day, tz) -> anniversary date
+        for month, day, tz_name in self._anniversary_groups(
+            (start - entry_dates.TZ_SPREAD).date(), (end + entry_dates.TZ_SPREAD).date()
+        ):
+            for occurrence, moment in self._anniversary_moments(month, day, tz_name, end):
+                if start < moment <= end:
+                    due[(month, day, tz_name)] = occurrence
+        Target = self._target()
+        if not due:
+            return Target, {}
+        fname = self.date_field_id.name
+        tz_path = self._tz_path()
+        keys = [
+            Domain(f"{fname}.month_number", "=", month)
+            & Domain(f"{fname}.day_of_month", "=", day)
+            & (self._tz_domain(tz_name) if tz_path else Domain.TRUE)
+            for month, day, tz_name in due
+        ]
+        partner_fname = tz_path.split(".")[0] if tz_path and "." in tz_path else None
+        records = Target.search_fetch(
+            self._audience_domain() & Domain.OR(keys),
+            [fname] + (["tz"] if tz_path == "tz" else [partner_fname] if partner_fname else []),
+            order="id",
+        )
+        if partner_fname:
+            records[partner_fname].fetch(["tz"])
+        occurrences = {}
+        for record in records:
+            value = record[fname]
+            if tz_path == "tz":
+                tz_name = record.tz
+            elif partner_fname:
+                tz_name = record[partner_fname].tz
+            else:
+                tz_name = False
+            occurrence = due.get((value.month, value.day, tz_name or False))
+            if occurrence:
+                occurrences[record.id] = occurrence
+        already = self._anniversary_years_done(
+            list(occurrences), min(occurrences.values(), default=None)
+        )
+        occurrences = {
+            res_id: occurrence
+            for res_id, occurrence in occurrences.items()
+            if (res_id, occurrence.year) not in already
+        }
+        return records.browse(sorted(occurrences)), occurrences
+
+    def _anniversary_years_done(self, res_ids, since):
+        """{(res_id, year)} of the anniversaries that already made these records enter."""
+        if not res_ids:
+            return set()
+        self.env["marketing.scenario.participant"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT res_id, EXTRACT(YEAR FROM anniversary_date)::int
+                  FROM marketing_scenario_participant
+                 WHERE scenario_id = %s AND res_id = ANY(%s) AND is_test IS NOT TRUE
+                   AND anniversary_date >= %s
+                """,
+                self.id,
+                res_ids,
+                date(since.year, 1, 1),
+            )
+        )
+        return set(self.env.cr.fetchall())
+
+    def _set_anniversary_dates(self, participants, anniversaries):
+        """Record on each new participant the anniversary it entered for (one query)."""
+        participants.flush_recordset(["res_id"])
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE marketing_scenario_participant p
+                   SET anniversary_date = v.day
+                  FROM unnest(%s::int[], %s::date[]) AS v(id, day)
+                 WHERE p.id = v.id
+                """,
+                participants.ids,
+                [anniversaries[p.res_id] for p in participants],
+            )
+        )
+        participants.invalidate_recordset(["anniversary_date"])
+
+    def _entered_since(self, res_ids, since):
+        """Records of ``res_ids`` that entered this scenario after ``since`` (by any way):
+        a run of the intake cron cut short never enrols them twice."""
+        self.env["marketing.scenario.participant"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT DISTINCT res_id FROM marketing_scenario_participant
+                 WHERE scenario_id = %s AND res_id = ANY(%s) AND is_test IS NOT TRUE
+                   AND date_start > %s
+                """,
+                self.id,
+                res_ids,
+                since,
+            )
+        )
+        return {row[0] for row in self.env.cr.fetchall()}
+
+    # --- waking the intake cron at the exact next due moment
+
+    @api.model
+    def _wake_entry_cron(self, at):
+        cron = self.env.ref("trigger_marketing.ir_cron_scenario_entry", raise_if_not_found=False)
+        if cron:
+            cron.sudo()._trigger(max(at, fields.Datetime.now()))
+
+    @api.model
+    def _schedule_entry_cron(self, now):
+        """Wake the intake cron when the next record of a running scenario falls due."""
+        scenarios = self.search([("state", "=", "running"), ("trigger", "in", TIME_TRIGGERS)])
+        moments = [m for m in (s._next_entry_due(now) for s in scenarios) if m]
+        if moments:
+            self._wake_entry_cron(min(moments))
+        return min(moments) if moments else None
+
+    def _next_entry_due(self, now):
+        """The next moment after ``now`` at which a record of this scenario falls due."""
+        self.ensure_one()
+        if not self.date_field_id:
+            return None
+        if self.trigger == "anniversary":
+            return self._next_anniversary_due(now)
+        if self.date_field_type == "datetime":
+            return self._next_moment_due(now)
+        return self._next_day_due(now)
+
+    def _next_anniversary_due(self, now):
+        """The next anniversary moment within the hour, else the next hour boundary: the
+        hourly wake-up also catches birth dates edited or created meanwhile."""
+        next_hour = (now + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+        moments = [next_hour]
+        for month, day, tz_name in self._anniversary_groups(
+            (now - entry_dates.TZ_SPREAD).date(), (next_hour + entry_dates.TZ_SPREAD).date()
+        ):
+            moments += [
+                moment
+                for _occurrence, moment in self._anniversary_moments(month, day, tz_name, now)
+                if now < moment < next_hour
+            ]
+        return min(moments)
+
+    def _next_moment_due(self, now):
+        """Date and time field: the smallest value whose moment ± offset is after now."""
+        fname = self.date_field_id.name
+        delta = self._offset()
+        margin = entry_dates.MONTH_MARGIN if self.trigger_offset_unit == "months" else timedelta(0)
+        lower = now - delta - margin
+        Target = self._target()
+        for _attempt in range(10):
+            records = Target.search_fetch(
+                self._audience_domain() & Domain(fname, ">", lower),
+                [fname],
+                order=f"{fname}, id",
+                limit=50,
+            )
+            moments = [r[fname] + delta for r in records if r[fname] + delta > now]
+            if moments:
+                return min(moments)
+            if len(records) < 50:
+                return None
+            lower = records[-1][fname]
+        return None
+
+    def _next_day_due(self, now):
+        """Date field: the values just after now, grouped by time zone, give the exact next
+        moment (two queries)."""
+        fname = self.date_field_id.name
+        delta = self._offset()
+        margin = entry_dates.TZ_SPREAD
+        if self.trigger_offset_unit == "months":
+            margin += entry_dates.MONTH_MARGIN
+        first = (now - delta - margin).date()
+        Target = self._target()
+        for _attempt in range(10):
+            nearest = Target.search_fetch(
+                self._audience_domain() & Domain(fname, ">=", first),
+                [fname],
+                order=f"{fname}, id",
+                limit=1,
+            )
+            if not nearest:
+                return None
+            last = nearest[fname] + timedelta(days=3)
+            moments = [
+                moment
+                for value, tz_name in self._day_groups(first, last)
+                if (moment := self._day_moment(value, tz_name)) > now
+            ]
+            if moments:
+                return min(moments)
+            first = last + timedelta(days=1)
+        return None
+
+    def _wake_entry_for(self, records):
+        """Records of a running date scenario were created or their date changed: wake the
+        intake cron by the time the earliest of them falls due (no query for datetime
+        fields; early for dates, which depend on the time zone, and exact at the next run).
+        """
+        self.ensure_one()
+        fname = self.date_field_id.name
+        delta = self._offset()
+        now = fields.Datetime.now()
+        earliest = entry_dates.get_tz("Etc/GMT-14")  # the first local day on Earth
+        moments = []
+        for value in {rec[fname] for rec in records if rec[fname]}:
+            if self.date_field_type == "datetime":
+                moment = value + delta
+            else:
+                moment = entry_dates.day_at(value, self.trigger_hour, earliest, delta)
+            if moment > now:
+                moments.append(moment)
+        if moments:
+            self._wake_entry_cron(min(moments))
+
 
 def _domain_fields(domain):
     """Names of the fields of the model that ``domain`` reads (first part of each path)."""
     return {condition.field_expr.split(".")[0] for condition in domain.iter_conditions()}
+
+
+def _check_payload(env, payload):
+    """A payload must be JSON data (it is stored on the participants)."""
+    if payload is None:
+        return
+    try:
+        json.dumps(payload)
+    except (TypeError, ValueError) as e:
+        raise UserError(env._("The event payload must be JSON data: %s", e)) from e

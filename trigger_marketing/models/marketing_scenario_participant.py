@@ -1,3 +1,4 @@
+import json
 from datetime import timedelta
 
 from odoo import api, fields, models
@@ -22,8 +23,9 @@ class MarketingScenarioParticipant(models.Model):
     model_name = fields.Char(string="Model", required=True)
     res_id = fields.Many2oneReference(string="Record ID", model_field="model_name", required=True)
     record_name = fields.Char(compute="_compute_record_name", string="Record")
-    partner_id = fields.Many2one("res.partner", string="Contact", index="btree_not_null",
-                                 ondelete="set null")
+    partner_id = fields.Many2one(
+        "res.partner", string="Contact", index="btree_not_null", ondelete="set null"
+    )
     state = fields.Selection(
         [
             ("running", "Running"),
@@ -46,6 +48,20 @@ class MarketingScenarioParticipant(models.Model):
         "marketing.scenario.step", string="Next step", compute="_compute_next_step"
     )
     next_run_at = fields.Datetime(string="Next step on", compute="_compute_next_step")
+    # why the record entered, for time-based and event triggers
+    anniversary_date = fields.Date(
+        string="Anniversary",
+        readonly=True,
+        help="For an anniversary scenario: the anniversary this walk celebrates (a scenario "
+        "enrols a record at most once per anniversary year).",
+    )
+    payload = fields.Json(
+        readonly=True,
+        copy=False,
+        help="Data of the event that made the record enter. In the e-mails of the scenario: "
+        "<t t-out=\"marketing_payload.get(object.id, {}).get('key')\"/>.",
+    )
+    payload_text = fields.Text(string="Event data", compute="_compute_payload_text")
 
     # A record walks a scenario once at a time (test walks aside): enforced by the
     # database so that two workers or two transactions can never enrol it twice.
@@ -87,6 +103,15 @@ class MarketingScenarioParticipant(models.Model):
             trace = first.get(participant._origin.id)
             participant.next_step_id = trace.step_id if trace else False
             participant.next_run_at = trace.scheduled_at if trace else False
+
+    @api.depends("payload")
+    def _compute_payload_text(self):
+        for participant in self:
+            participant.payload_text = (
+                json.dumps(participant.payload, indent=2, sort_keys=True, ensure_ascii=False)
+                if participant.payload
+                else False
+            )
 
     # ------------------------------------------------------------
     # Enrolment (set-based)
@@ -296,8 +321,7 @@ class MarketingScenarioParticipant(models.Model):
             return True
         if any(not participant.is_test for participant in self):
             raise UserError(
-                self.env._("Only test runs can be fast-forwarded: real contacts keep their "
-                           "timing.")
+                self.env._("Only test runs can be fast-forwarded: real contacts keep their timing.")
             )
         Trace = self.env["marketing.scenario.trace"]
         pending = Trace.search(

@@ -7,9 +7,9 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Domain
 from odoo.tools import SQL, html2plaintext, is_html_empty
-from odoo.tools.safe_eval import safe_eval
 from odoo.tools.safe_eval import datetime as safe_datetime
 from odoo.tools.safe_eval import dateutil as safe_dateutil
+from odoo.tools.safe_eval import safe_eval
 from odoo.tools.safe_eval import time as safe_time
 
 DELAY_UNITS = [
@@ -123,9 +123,7 @@ class MarketingScenarioStep(models.Model):
     )
     child_ids = fields.One2many("marketing.scenario.step", "parent_id", string="Next steps")
     parent_action_type = fields.Selection(related="parent_id.action_type", string="Parent action")
-    trigger_type = fields.Selection(
-        TRIGGER_TYPES, string="Wake-up", default="after", required=True
-    )
+    trigger_type = fields.Selection(TRIGGER_TYPES, string="Wake-up", default="after", required=True)
     delay = fields.Integer(
         default=0,
         help="How long after the parent was done (or the record entered). For a branch on a "
@@ -214,38 +212,53 @@ class MarketingScenarioStep(models.Model):
     stat_failed = fields.Integer(string="Failed", compute="_compute_statistics")
     stat_canceled = fields.Integer(string="Canceled", compute="_compute_statistics")
     stat_skipped_detail = fields.Char(string="Skipped because", compute="_compute_statistics")
-    stat_yes = fields.Integer(string="Yes", compute="_compute_statistics",
-                              help="Condition met (condition and wait-until steps).")
-    stat_no = fields.Integer(string="No", compute="_compute_statistics",
-                             help="Condition not met (condition and wait-until steps).")
+    stat_yes = fields.Integer(
+        string="Yes",
+        compute="_compute_statistics",
+        help="Condition met (condition and wait-until steps).",
+    )
+    stat_no = fields.Integer(
+        string="No",
+        compute="_compute_statistics",
+        help="Condition not met (condition and wait-until steps).",
+    )
     stat_sent = fields.Integer(string="Sent", compute="_compute_statistics")
     stat_opened = fields.Integer(string="Opened", compute="_compute_statistics")
     stat_clicked = fields.Integer(string="Clicked", compute="_compute_statistics")
     stat_replied = fields.Integer(string="Replied", compute="_compute_statistics")
     stat_bounced = fields.Integer(string="Bounced", compute="_compute_statistics")
     stat_unsubscribed = fields.Integer(
-        string="Unsubscribed", compute="_compute_statistics",
+        string="Unsubscribed",
+        compute="_compute_statistics",
         help="Recipients who were blacklisted (unsubscribed) after this e-mail was sent to them.",
     )
-    rate_opened = fields.Float(string="Open rate", compute="_compute_statistics",
-                               help="Percentage of the sent e-mails.")
-    rate_clicked = fields.Float(string="Click rate", compute="_compute_statistics",
-                                help="Percentage of the sent e-mails.")
-    rate_replied = fields.Float(string="Reply rate", compute="_compute_statistics",
-                                help="Percentage of the sent e-mails.")
-    rate_bounced = fields.Float(string="Bounce rate", compute="_compute_statistics",
-                                help="Percentage of the sent e-mails.")
-    rate_unsubscribed = fields.Float(string="Unsubscribe rate", compute="_compute_statistics",
-                                     help="Percentage of the sent e-mails.")
+    rate_opened = fields.Float(
+        string="Open rate", compute="_compute_statistics", help="Percentage of the sent e-mails."
+    )
+    rate_clicked = fields.Float(
+        string="Click rate", compute="_compute_statistics", help="Percentage of the sent e-mails."
+    )
+    rate_replied = fields.Float(
+        string="Reply rate", compute="_compute_statistics", help="Percentage of the sent e-mails."
+    )
+    rate_bounced = fields.Float(
+        string="Bounce rate", compute="_compute_statistics", help="Percentage of the sent e-mails."
+    )
+    rate_unsubscribed = fields.Float(
+        string="Unsubscribe rate",
+        compute="_compute_statistics",
+        help="Percentage of the sent e-mails.",
+    )
     # preview before going live (condition and wait-until steps)
     preview_yes_count = fields.Integer(
-        string="Would say yes", compute="_compute_preview_counts",
+        string="Would say yes",
+        compute="_compute_preview_counts",
         help="Records of today's audience that would reach this step and meet its condition.",
     )
     preview_no_count = fields.Integer(
-        string="Would say no", compute="_compute_preview_counts",
-        help="Records of today's audience that would reach this step and not meet its "
-        "condition.",
+        string="Would say no",
+        compute="_compute_preview_counts",
+        help="Records of today's audience that would reach this step and not meet its condition.",
     )
 
     # ------------------------------------------------------------
@@ -274,7 +287,7 @@ class MarketingScenarioStep(models.Model):
             step.summary = step._plain_language()
 
     def _delay_text(self, number, unit):
-        """"2 days", "1 hour": whole phrases, so that every language can say them."""
+        """ "2 days", "1 hour": whole phrases, so that every language can say them."""
         _ = self.env._
         if number == 1:
             return {
@@ -305,11 +318,17 @@ class MarketingScenarioStep(models.Model):
         trigger = self.trigger_type
         if trigger == "after":
             if parent:
-                when = (_("%(delay)s after “%(parent)s”", delay=delay, parent=parent)
-                        if self.delay else _("Right after “%(parent)s”", parent=parent))
+                when = (
+                    _("%(delay)s after “%(parent)s”", delay=delay, parent=parent)
+                    if self.delay
+                    else _("Right after “%(parent)s”", parent=parent)
+                )
             else:
-                when = (_("%(delay)s after entering the scenario", delay=delay)
-                        if self.delay else _("As soon as the record enters the scenario"))
+                when = (
+                    _("%(delay)s after entering the scenario", delay=delay)
+                    if self.delay
+                    else _("As soon as the record enters the scenario")
+                )
         elif trigger in ("yes", "no"):
             if trigger == "yes":
                 when = _("If “%(parent)s” says yes", parent=parent)
@@ -344,16 +363,20 @@ class MarketingScenarioStep(models.Model):
                 if self.score_points >= 0
                 else _("remove %(points)s points from the score", points=-self.score_points)
             ),
-            "list_add": lambda: _("add to the list “%(list)s”",
-                                  list=self.mailing_list_id.name or "?"),
-            "list_remove": lambda: _("remove from the list “%(list)s”",
-                                     list=self.mailing_list_id.name or "?"),
+            "list_add": lambda: _(
+                "add to the list “%(list)s”", list=self.mailing_list_id.name or "?"
+            ),
+            "list_remove": lambda: _(
+                "remove from the list “%(list)s”", list=self.mailing_list_id.name or "?"
+            ),
             "tag_add": lambda: _("add the tags %(tags)s", tags=tags),
             "tag_remove": lambda: _("remove the tags %(tags)s", tags=tags),
-            "activity": lambda: _("schedule “%(name)s” for the salesperson",
-                                  name=self.activity_summary or self.name),
-            "server_action": lambda: _("run “%(name)s”",
-                                       name=self.server_action_id.name or self.name),
+            "activity": lambda: _(
+                "schedule “%(name)s” for the salesperson", name=self.activity_summary or self.name
+            ),
+            "server_action": lambda: _(
+                "run “%(name)s”", name=self.server_action_id.name or self.name
+            ),
             "exit": lambda: _("leave the scenario"),
         }[self.action_type]()
         return _("%(when)s: %(what)s", when=when, what=what)
@@ -410,8 +433,9 @@ class MarketingScenarioStep(models.Model):
             values[mailing_fname] = step[fname]
             if (values["subject"] or "").strip() and not is_html_empty(values["body_html"]):
                 step.mailing_id = self.env["mailing.mailing"].create(
-                    self._mailing_values(step.scenario_id, step.name, values["subject"],
-                                         values["body_html"])
+                    self._mailing_values(
+                        step.scenario_id, step.name, values["subject"], values["body_html"]
+                    )
                 )
 
     @api.model
@@ -432,7 +456,8 @@ class MarketingScenarioStep(models.Model):
         """New e-mail steps written with a subject and a message get their mailing before
         they are created, so that the "needs an e-mail" constraint sees it."""
         todo = [
-            vals for vals in vals_list
+            vals
+            for vals in vals_list
             if vals.get("action_type", "mail") == "mail"
             and not vals.get("mailing_id")
             and vals.get("scenario_id")
@@ -443,8 +468,12 @@ class MarketingScenarioStep(models.Model):
         Scenario = self.env["marketing.scenario"]
         mailings = self.env["mailing.mailing"].create(
             [
-                self._mailing_values(Scenario.browse(vals["scenario_id"]), vals.get("name"),
-                                     vals.get("mail_subject"), vals.get("mail_body_html"))
+                self._mailing_values(
+                    Scenario.browse(vals["scenario_id"]),
+                    vals.get("name"),
+                    vals.get("mail_subject"),
+                    vals.get("mail_body_html"),
+                )
                 for vals in todo
             ]
         )
@@ -504,8 +533,7 @@ class MarketingScenarioStep(models.Model):
             for step, status, count, sent, clicked, replied in Trace._read_group(
                 [*base, ("mail_status", "!=", False)],
                 ["step_id", "mail_status"],
-                ["__count", "mail_sent_at:count", "mail_clicked_at:count",
-                 "mail_replied_at:count"],
+                ["__count", "mail_sent_at:count", "mail_clicked_at:count", "mail_replied_at:count"],
             ):
                 st = stats[step.id]
                 st["sent"] += sent
@@ -589,8 +617,15 @@ class MarketingScenarioStep(models.Model):
             step = parent
         return domain
 
-    @api.depends("action_type", "condition_domain", "filter_domain", "parent_id",
-                 "trigger_type", "scenario_id.domain", "scenario_id.goal_domain")
+    @api.depends(
+        "action_type",
+        "condition_domain",
+        "filter_domain",
+        "parent_id",
+        "trigger_type",
+        "scenario_id.domain",
+        "scenario_id.goal_domain",
+    )
     def _compute_preview_counts(self):
         """Per condition step, two counts: one ``search_count`` per branch."""
         for step in self:
@@ -708,8 +743,15 @@ class MarketingScenarioStep(models.Model):
                     self.env._("Step %(step)s needs a condition.", step=step.name)
                 )
 
-    @api.constrains("action_type", "mailing_id", "mailing_list_id", "tag_ids", "score_points",
-                    "activity_type_id", "server_action_id")
+    @api.constrains(
+        "action_type",
+        "mailing_id",
+        "mailing_list_id",
+        "tag_ids",
+        "score_points",
+        "activity_type_id",
+        "server_action_id",
+    )
     def _check_action_parameters(self):
         for step in self:
             step._check_action_parameters_one()
@@ -755,9 +797,7 @@ class MarketingScenarioStep(models.Model):
                     )
                 )
         if missing:
-            raise ValidationError(
-                _("Step %(step)s needs %(what)s.", step=self.name, what=missing)
-            )
+            raise ValidationError(_("Step %(step)s needs %(what)s.", step=self.name, what=missing))
 
     def _check_ready_to_run(self):
         """Checks done when a scenario starts (the constraints already hold)."""
@@ -796,8 +836,12 @@ class MarketingScenarioStep(models.Model):
                 body = vals.get("mail_body_html")
                 if not is_html_empty(body):
                     step.mailing_id = self.env["mailing.mailing"].create(
-                        self._mailing_values(step.scenario_id, vals.get("name", step.name),
-                                             vals.get("mail_subject"), body)
+                        self._mailing_values(
+                            step.scenario_id,
+                            vals.get("name", step.name),
+                            vals.get("mail_subject"),
+                            body,
+                        )
                     )
         res = super().write(vals)
         if {"action_type", "server_action_id"} & set(vals):
@@ -813,9 +857,7 @@ class MarketingScenarioStep(models.Model):
 
         Pending traces of the step and of its descendants are cancelled with the reason.
         """
-        descendants = self.with_context(active_test=False).search(
-            [("id", "child_of", self.ids)]
-        )
+        descendants = self.with_context(active_test=False).search([("id", "child_of", self.ids)])
         Trace = self.env["marketing.scenario.trace"]
         pending = Trace.search(
             [("step_id", "in", descendants.ids), ("state", "in", ("scheduled", "waiting"))]
@@ -909,8 +951,9 @@ class MarketingScenarioStep(models.Model):
     def action_view_mails(self):
         """The e-mails this step sent (mass_mailing's traces), real participants only."""
         self.ensure_one()
-        return self.scenario_id._action_mailing_traces([("marketing_trace_id.step_id", "=", self.id)])
-
+        return self.scenario_id._action_mailing_traces(
+            [("marketing_trace_id.step_id", "=", self.id)]
+        )
 
     # ------------------------------------------------------------
     # Actions (set-based: ``traces`` is a batch of due traces of this step)
@@ -1004,10 +1047,7 @@ class MarketingScenarioStep(models.Model):
                     missing.setdefault(partner.email_normalized, partner)
             if missing:
                 new_contacts = Contact.create(
-                    [
-                        {"name": partner.name, "email": partner.email}
-                        for partner in missing.values()
-                    ]
+                    [{"name": partner.name, "email": partner.email} for partner in missing.values()]
                 )
                 by_email.update(zip(missing, new_contacts, strict=True))
         return {
@@ -1023,9 +1063,7 @@ class MarketingScenarioStep(models.Model):
             [("contact_id", "in", contacts.ids), ("list_id", "=", self.mailing_list_id.id)]
         )
         subscribed = {s.contact_id: s for s in subscriptions}
-        to_create = contacts.browse(
-            {c.id for c in contacts if c not in subscribed}
-        )
+        to_create = contacts.browse({c.id for c in contacts if c not in subscribed})
         Subscription.create(
             [{"contact_id": c.id, "list_id": self.mailing_list_id.id} for c in to_create]
         )

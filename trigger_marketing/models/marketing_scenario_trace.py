@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import psycopg2
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -18,6 +18,7 @@ _logger = logging.getLogger(__name__)
 
 PENDING_STATES = ("scheduled", "waiting")
 MAX_ATTEMPTS = 3
+PROCESSING_CODE = "model._cron_process()"
 # A "not opened" branch waits for its parent mail to leave the queue before it decides;
 # past this delay the mail is considered never sent.
 MAIL_QUEUE_GRACE = timedelta(days=2)
@@ -46,7 +47,6 @@ REASONS = [
 ]
 
 
-
 class TraceOutcome:
     """Collects what happened to each trace of a batch, applied in a few queries."""
 
@@ -67,18 +67,30 @@ class TraceOutcome:
 
     def skip(self, traces, code, reason=None):
         for trace in traces:
-            self.updates[trace.id] = {"state": "skipped", "reason_code": code, "reason": reason,
-                                      "done_at": self.now}
+            self.updates[trace.id] = {
+                "state": "skipped",
+                "reason_code": code,
+                "reason": reason,
+                "done_at": self.now,
+            }
 
     def cancel(self, traces, code, reason=None):
         for trace in traces:
-            self.updates[trace.id] = {"state": "canceled", "reason_code": code, "reason": reason,
-                                      "done_at": self.now}
+            self.updates[trace.id] = {
+                "state": "canceled",
+                "reason_code": code,
+                "reason": reason,
+                "done_at": self.now,
+            }
 
     def fail(self, traces, reason):
         for trace in traces:
-            self.updates[trace.id] = {"state": "failed", "reason_code": "error", "reason": reason,
-                                      "done_at": self.now}
+            self.updates[trace.id] = {
+                "state": "failed",
+                "reason_code": "error",
+                "reason": reason,
+                "done_at": self.now,
+            }
 
     def postpone(self, traces, at, reason=None, attempt=False):
         for trace in traces:
@@ -119,8 +131,10 @@ class MarketingScenarioTrace(models.Model):
     )
     company_id = fields.Many2one("res.company", index=True, readonly=True)
     parent_id = fields.Many2one(
-        "marketing.scenario.trace", string="Previous step", ondelete="cascade",
-        index="btree_not_null"
+        "marketing.scenario.trace",
+        string="Previous step",
+        ondelete="cascade",
+        index="btree_not_null",
     )
     child_ids = fields.One2many("marketing.scenario.trace", "parent_id", string="Next steps")
     action_type = fields.Selection(related="step_id.action_type")
@@ -182,9 +196,7 @@ class MarketingScenarioTrace(models.Model):
         "(participant_id, step_id)", "A step runs once per participant."
     )
     # The processing cron finds due traces through this partial index only.
-    _due_idx = models.Index(
-        "(scheduled_at, id) WHERE state IN ('scheduled', 'waiting')"
-    )
+    _due_idx = models.Index("(scheduled_at, id) WHERE state IN ('scheduled', 'waiting')")
     _step_state_idx = models.Index("(step_id, state)")
 
     @api.depends(
@@ -261,8 +273,50 @@ class MarketingScenarioTrace(models.Model):
         self._wake_cron_at(min(dates))
 
     @api.model
+    @tools.ormcache()
+    def _processing_cron_ids(self):
+        """The processing cron and its extra lanes (see ``_set_processing_lanes``)."""
+        main_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            "trigger_marketing.ir_cron_scenario_process"
+        )
+        if not main_id:
+            return ()
+        lanes = (
+            self.env["ir.cron"]
+            .sudo()
+            .with_context(active_test=False)
+            .search(
+                [
+                    ("model_id.model", "=", self._name),
+                    ("code", "=", PROCESSING_CODE),
+                    ("id", "!=", main_id),
+                ]
+            )
+        )
+        return (main_id, *lanes.ids)
+
+    @api.model
+    def _set_processing_lanes(self, count):
+        """Run the processing in ``count`` crons at once.
+
+        Odoo runs one cron job in one worker at a time; extra crons with the same code
+        let several workers (or servers) share the due traces, which they claim with
+        ``FOR UPDATE SKIP LOCKED``.
+        """
+        count = max(1, int(count))
+        main = self.env.ref("trigger_marketing.ir_cron_scenario_process").sudo()
+        lanes = self.env["ir.cron"].browse(self._processing_cron_ids()[1:]).sudo()
+        for index in range(len(lanes) + 2, count + 1):
+            main.copy({"name": f"{main.name} (lane {index})", "active": main.active})
+        lanes[count - 1 :].unlink()
+        self.env["ir.config_parameter"].sudo().set_param(
+            "trigger_marketing.processing_lanes", count
+        )
+        self.env.registry.clear_cache()
+
+    @api.model
     def _wake_cron_at(self, at):
-        """Wake the processing cron at ``at``: ``ir.cron._trigger``, lean for the hot path.
+        """Wake the processing cron(s) at ``at``: ``ir.cron._trigger``, lean for the hot path.
 
         Real-time enrolment calls this inside the user's create or write, so it costs one
         INSERT, and none when this transaction already woke the cron at an earlier or
@@ -274,10 +328,8 @@ class MarketingScenarioTrace(models.Model):
         key = "trigger_marketing.woken_at"
         if woken.get(key) and woken[key] <= at:
             return
-        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
-            "trigger_marketing.ir_cron_scenario_process"
-        )
-        if not cron_id:
+        cron_ids = self._processing_cron_ids()
+        if not cron_ids:
             return
         woken[key] = at
         self.env.cr.execute(
@@ -285,9 +337,13 @@ class MarketingScenarioTrace(models.Model):
                 """
                 INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date,
                                              write_uid, write_date)
-                VALUES (%(cron)s, %(at)s, %(uid)s, %(now)s, %(uid)s, %(now)s)
+                SELECT cron_id, %(at)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM unnest(%(crons)s::int[]) AS cron_id
                 """,
-                cron=cron_id, at=at, uid=self.env.uid, now=now,
+                crons=list(cron_ids),
+                at=at,
+                uid=self.env.uid,
+                now=now,
             )
         )
         if at <= now:
@@ -389,14 +445,26 @@ class MarketingScenarioTrace(models.Model):
         """Run this batch of claimed traces: a constant number of queries per step."""
         now = self.env.cr.now()
         outcome = TraceOutcome(now)
-        self.fetch(["state", "step_id", "participant_id", "parent_id", "is_test", "attempt_count",
-                    "scheduled_at"])
+        self.fetch(
+            [
+                "state",
+                "step_id",
+                "participant_id",
+                "parent_id",
+                "is_test",
+                "attempt_count",
+                "scheduled_at",
+            ]
+        )
         self.participant_id.fetch(["state", "res_id", "model_name", "partner_id", "scenario_id"])
         # steps of walks that ended meanwhile (defensive: ending a walk cancels them)
         ended = self.filtered(lambda t: t.participant_id.state != "running")
         for trace in ended:
-            outcome.cancel(trace, trace.participant_id.end_reason_code or "manual",
-                           self.env._("The walk had already ended."))
+            outcome.cancel(
+                trace,
+                trace.participant_id.end_reason_code or "manual",
+                self.env._("The walk had already ended."),
+            )
         for step, traces in (self - ended).grouped("step_id").items():
             self._process_step(step, traces, outcome)
         self._apply(outcome)
@@ -462,8 +530,11 @@ class MarketingScenarioTrace(models.Model):
             met = records.filtered_domain(step._domain("condition_domain"))
             yes = traces.filtered(lambda t: records_by_trace[t] in met)
             outcome.done(yes, outcome=True)
-            outcome.done(traces - yes, outcome=False,
-                         reason=self.env._("Time-out: the condition was not met in time."))
+            outcome.done(
+                traces - yes,
+                outcome=False,
+                reason=self.env._("Time-out: the condition was not met in time."),
+            )
         elif step.trigger_type in MAIL_POSITIVE:
             outcome.skip(traces, "event_missed")
         else:  # a scheduled step left waiting by mistake: run it next time
@@ -472,8 +543,10 @@ class MarketingScenarioTrace(models.Model):
     def _check_mail_negative(self, step, traces, outcome):
         """A "not opened" branch fires only when the parent mail was really sent."""
         event = MAIL_NEGATIVE[step.trigger_type]
-        mails = self.env["mailing.trace"].sudo().search(
-            [("marketing_trace_id", "in", traces.parent_id.ids)]
+        mails = (
+            self.env["mailing.trace"]
+            .sudo()
+            .search([("marketing_trace_id", "in", traces.parent_id.ids)])
         )
         mail_by_parent = {m.marketing_trace_id.id: m for m in mails}
         to_run = self.browse()
@@ -487,11 +560,13 @@ class MarketingScenarioTrace(models.Model):
                 # still in the queue: decide once it has left it
                 deadline = step._planned_date(trace.parent_id.done_at)
                 if outcome.now > deadline + MAIL_QUEUE_GRACE:
-                    outcome.skip(trace, "mail_not_sent",
-                                 self.env._("still in the outgoing queue"))
+                    outcome.skip(trace, "mail_not_sent", self.env._("still in the outgoing queue"))
                 else:
-                    outcome.postpone(trace, outcome.now + MAIL_QUEUE_RECHECK,
-                                     self.env._("Waiting for the mail to leave the queue."))
+                    outcome.postpone(
+                        trace,
+                        outcome.now + MAIL_QUEUE_RECHECK,
+                        self.env._("Waiting for the mail to leave the queue."),
+                    )
             elif (
                 (event == "open" and (mail.open_datetime or status in ("open", "reply")))
                 or (event == "click" and mail.links_click_datetime)
@@ -515,8 +590,12 @@ class MarketingScenarioTrace(models.Model):
             outcome.merge(batch_outcome)
             return
         except Exception:  # noqa: BLE001 - any failure falls back to record by record
-            _logger.info("Step %s failed for a batch of %s, retrying one by one", step.id,
-                         len(traces), exc_info=True)
+            _logger.info(
+                "Step %s failed for a batch of %s, retrying one by one",
+                step.id,
+                len(traces),
+                exc_info=True,
+            )
         for trace in traces:
             try:
                 with self.env.cr.savepoint():
@@ -530,9 +609,13 @@ class MarketingScenarioTrace(models.Model):
         message = str(error) or error.__class__.__name__
         transient = isinstance(error, psycopg2.OperationalError)
         if transient and trace.attempt_count + 1 < MAX_ATTEMPTS:
-            delay = timedelta(minutes=5 * 2 ** trace.attempt_count)
-            outcome.postpone(trace, outcome.now + delay,
-                             self.env._("Retry after error: %s", message), attempt=True)
+            delay = timedelta(minutes=5 * 2**trace.attempt_count)
+            outcome.postpone(
+                trace,
+                outcome.now + delay,
+                self.env._("Retry after error: %s", message),
+                attempt=True,
+            )
         else:
             outcome.fail(trace, message)
         _logger.info("Trace %s failed: %s", trace.id, message)
@@ -560,8 +643,15 @@ class MarketingScenarioTrace(models.Model):
         self.env["marketing.scenario.participant"].invalidate_model()
 
     def _write_updates(self, outcome):
-        columns = ("state", "scheduled_at", "done_at", "outcome", "reason_code", "reason",
-                   "attempt_count")
+        columns = (
+            "state",
+            "scheduled_at",
+            "done_at",
+            "outcome",
+            "reason_code",
+            "reason",
+            "attempt_count",
+        )
         types = ("varchar", "timestamp", "timestamp", "bool", "varchar", "text", "int")
         ids = list(outcome.updates)
         values = {col: [outcome.updates[i].get(col) for i in ids] for col in columns}
@@ -613,7 +703,11 @@ class MarketingScenarioTrace(models.Model):
                            write_date = %(now)s, write_uid = %(uid)s
                      WHERE id = ANY(%(pids)s) AND state = 'running'
                     """,
-                    state=state, code=code, now=outcome.now, uid=self.env.uid, pids=pids,
+                    state=state,
+                    code=code,
+                    now=outcome.now,
+                    uid=self.env.uid,
+                    pids=pids,
                 )
             )
             self.env.cr.execute(
@@ -626,7 +720,10 @@ class MarketingScenarioTrace(models.Model):
                        AND state IN ('scheduled', 'waiting')
                        AND NOT (id = ANY(%(handled)s))
                     """,
-                    code=code, now=outcome.now, uid=self.env.uid, pids=pids,
+                    code=code,
+                    now=outcome.now,
+                    uid=self.env.uid,
+                    pids=pids,
                     handled=list(outcome.updates),
                 )
             )
@@ -638,16 +735,23 @@ class MarketingScenarioTrace(models.Model):
         start waiting for the event until their deadline; yes/no branches follow the
         parent's outcome.
         """
-        self.fetch(["step_id", "participant_id", "outcome", "done_at", "scenario_id", "is_test",
-                    "company_id"])
+        self.fetch(
+            [
+                "step_id",
+                "participant_id",
+                "outcome",
+                "done_at",
+                "scenario_id",
+                "is_test",
+                "company_id",
+            ]
+        )
         steps = self.step_id
         children = self.env["marketing.scenario.step"].search(
             [("parent_id", "in", steps.ids)], order="sequence, id"
         )
         children_by_parent = children.grouped("parent_id")
-        running_pids = set(
-            self.participant_id.filtered(lambda p: p.state == "running").ids
-        )
+        running_pids = set(self.participant_id.filtered(lambda p: p.state == "running").ids)
         rows_by_key = defaultdict(list)
         for trace in self:
             if trace.participant_id.id not in running_pids:
@@ -711,9 +815,7 @@ class MarketingScenarioTrace(models.Model):
         """
         if not self:
             return
-        children = self.search(
-            [("parent_id", "in", self.ids), ("state", "in", PENDING_STATES)]
-        )
+        children = self.search([("parent_id", "in", self.ids), ("state", "in", PENDING_STATES)])
         if not children:
             return
         now = fields.Datetime.now()
@@ -728,17 +830,25 @@ class MarketingScenarioTrace(models.Model):
                 wake |= child
             elif event == "bounce" and trigger in MAIL_NEGATIVE:
                 close |= child
-            elif MAIL_NEGATIVE.get(trigger) == event or (
-                event == "reply" and MAIL_NEGATIVE.get(trigger) == "open"
-            ) or (event == "click" and MAIL_NEGATIVE.get(trigger) == "open"):
+            elif (
+                MAIL_NEGATIVE.get(trigger) == event
+                or (event == "reply" and MAIL_NEGATIVE.get(trigger) == "open")
+                or (event == "click" and MAIL_NEGATIVE.get(trigger) == "open")
+            ):
                 close |= child
         if wake:
             wake.write({"state": "scheduled", "scheduled_at": now})
             self._wake_cron_at(now)
         if close:
             reason_code = "mail_not_sent" if event == "bounce" else "event_happened"
-            close.write({"state": "skipped", "reason_code": reason_code, "done_at": now,
-                         "reason": self.env._("Mail %s", event)})
+            close.write(
+                {
+                    "state": "skipped",
+                    "reason_code": reason_code,
+                    "done_at": now,
+                    "reason": self.env._("Mail %s", event),
+                }
+            )
             self.flush_model()
             self._complete_participants(close.participant_id.ids, self.env.cr.now())
 
@@ -762,8 +872,11 @@ class MarketingScenarioTrace(models.Model):
         if claimed:
             now = self.env.cr.now()
             self.env.cr.execute(
-                SQL("UPDATE marketing_scenario_trace SET scheduled_at = %s WHERE id = ANY(%s)",
-                    now, claimed.ids)
+                SQL(
+                    "UPDATE marketing_scenario_trace SET scheduled_at = %s WHERE id = ANY(%s)",
+                    now,
+                    claimed.ids,
+                )
             )
             claimed.invalidate_recordset(["scheduled_at"])
         return claimed
@@ -806,4 +919,3 @@ class MarketingScenarioTrace(models.Model):
         pending.write({"scheduled_at": now})
         self._wake_cron_at(now)
         return True
-

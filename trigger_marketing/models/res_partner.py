@@ -17,6 +17,10 @@ class ResPartner(models.Model):
     marketing_score_history_ids = fields.One2many(
         "marketing.score.history", "partner_id", string="Score history"
     )
+    birthdate = fields.Date(
+        string="Birth date",
+        help="Used by anniversary scenarios (a birthday mail at the contact's local time).",
+    )
     marketing_participant_ids = fields.One2many(
         "marketing.scenario.participant", "partner_id", string="Scenarios"
     )
@@ -75,9 +79,21 @@ class ResPartner(models.Model):
         participants.scenario_id.fetch(["name"])
         traces = Trace.search_fetch(
             [("participant_id", "in", participants.ids)],
-            ["participant_id", "step_id", "state", "scheduled_at", "done_at", "reason_code",
-             "reason", "outcome", "mail_status", "mail_opened_at", "mail_clicked_at",
-             "mail_replied_at", "mail_bounced"],
+            [
+                "participant_id",
+                "step_id",
+                "state",
+                "scheduled_at",
+                "done_at",
+                "reason_code",
+                "reason",
+                "outcome",
+                "mail_status",
+                "mail_opened_at",
+                "mail_clicked_at",
+                "mail_replied_at",
+                "mail_bounced",
+            ],
             order="id",
         )
         traces.step_id.with_context(active_test=False).fetch(["name", "action_type"])
@@ -132,4 +148,3 @@ class ResPartner(models.Model):
                 }
             )
         return result
-

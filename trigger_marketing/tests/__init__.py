@@ -11,3 +11,8 @@ from . import test_preview
 from . import test_background_enroll
 from . import test_test_run
 from . import test_screens
+from . import test_trigger_anniversary
+from . import test_trigger_date
+from . import test_trigger_event
+from . import test_trigger_settings
+from . import test_trigger_signup

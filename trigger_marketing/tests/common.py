@@ -2,11 +2,11 @@ import re
 from contextlib import contextmanager
 from datetime import datetime
 
+from odoo.tests import new_test_user
 from odoo.tools import mail
 
 from odoo.addons.base.tests.test_ir_cron import CronMixinCase
 from odoo.addons.mass_mailing.tests.common import MassMailCase
-from odoo.tests import new_test_user
 
 NOW = datetime(2026, 3, 2, 9, 0, 0)  # a Monday
 
@@ -110,8 +110,11 @@ class TriggerMarketingCase(MassMailCase, CronMixinCase):
 
     def mailing_trace(self, step, record):
         return self.env["mailing.trace"].search(
-            [("mass_mailing_id", "=", step.mailing_id.id), ("res_id", "=", record.id),
-             ("model", "=", record._name)]
+            [
+                ("mass_mailing_id", "=", step.mailing_id.id),
+                ("res_id", "=", record.id),
+                ("model", "=", record._name),
+            ]
         )
 
     def trace_of(self, step, record):

@@ -26,14 +26,21 @@ class TestActions(TriggerMarketingCase):
     def test_condition_branches(self):
         with self.at(NOW):
             self.partners[0].is_company = True
-            condition = self.make_step(self.scenario, "condition", name="Is a company",
-                                       condition_domain="[('is_company', '=', True)]")
-            yes = self.make_step(self.scenario, "score", condition, name="Yes",
-                                 trigger_type="yes", score_points=10)
-            no = self.make_step(self.scenario, "score", condition, name="No",
-                                trigger_type="no", score_points=1)
-            always = self.make_step(self.scenario, "score", condition, name="Always",
-                                    score_points=100)
+            condition = self.make_step(
+                self.scenario,
+                "condition",
+                name="Is a company",
+                condition_domain="[('is_company', '=', True)]",
+            )
+            yes = self.make_step(
+                self.scenario, "score", condition, name="Yes", trigger_type="yes", score_points=10
+            )
+            no = self.make_step(
+                self.scenario, "score", condition, name="No", trigger_type="no", score_points=1
+            )
+            always = self.make_step(
+                self.scenario, "score", condition, name="Always", score_points=100
+            )
             self.scenario.action_start()
             self.scenario.enroll(self.partners)
             self.run_cron()
@@ -47,8 +54,9 @@ class TestActions(TriggerMarketingCase):
     def test_only_if_filter_skips_with_reason(self):
         with self.at(NOW):
             self.partners[1].phone = "+32 2 000 00 00"
-            (step,) = self._run(dict(action_type="score", score_points=5,
-                                     filter_domain="[('phone', '!=', False)]"))
+            (step,) = self._run(
+                dict(action_type="score", score_points=5, filter_domain="[('phone', '!=', False)]")
+            )
             self.assertEqual(self.partners.mapped("marketing_score"), [0, 5, 0])
             skipped = self.traces(step, "skipped")
             self.assertEqual(set(skipped.mapped("reason_code")), {"condition"})
@@ -56,13 +64,20 @@ class TestActions(TriggerMarketingCase):
 
     def test_wait_until_met_on_write_or_timeout(self):
         with self.at(NOW):
-            wait = self.make_step(self.scenario, "wait_until", name="Has a phone",
-                                  condition_domain="[('phone', '!=', False)]",
-                                  wait_timeout=3, wait_timeout_unit="days")
-            met = self.make_step(self.scenario, "score", wait, name="Met", trigger_type="yes",
-                                 score_points=10)
-            timeout = self.make_step(self.scenario, "score", wait, name="Timeout",
-                                     trigger_type="no", score_points=1)
+            wait = self.make_step(
+                self.scenario,
+                "wait_until",
+                name="Has a phone",
+                condition_domain="[('phone', '!=', False)]",
+                wait_timeout=3,
+                wait_timeout_unit="days",
+            )
+            met = self.make_step(
+                self.scenario, "score", wait, name="Met", trigger_type="yes", score_points=10
+            )
+            timeout = self.make_step(
+                self.scenario, "score", wait, name="Timeout", trigger_type="no", score_points=1
+            )
             self.scenario.action_start()
             self.scenario.enroll(self.partners[:2])
             self.run_cron()
@@ -123,26 +138,38 @@ class TestActions(TriggerMarketingCase):
             self.assertEqual(subscribed.contact_id.mapped("email"), [self.partners[0].email])
             self.assertEqual(self.trace_of(add, self.partners[1]).reason_code, "opted_out")
             self.assertEqual(self.trace_of(add, self.partners[2]).reason_code, "no_email")
-            self.assertTrue(contact.subscription_ids.filtered(lambda s: s.list_id == newsletter).opt_out,
-                            "an opt-out is never reverted by a scenario")
+            self.assertTrue(
+                contact.subscription_ids.filtered(lambda s: s.list_id == newsletter).opt_out,
+                "an opt-out is never reverted by a scenario",
+            )
 
     def test_remove_from_list(self):
         with self.at(NOW):
             newsletter = self.env["mailing.list"].create({"name": "Newsletter"})
             self.env["mailing.contact"].create(
-                [{"name": p.name, "email": p.email, "list_ids": [(4, newsletter.id)]}
-                 for p in self.partners]
+                [
+                    {"name": p.name, "email": p.email, "list_ids": [(4, newsletter.id)]}
+                    for p in self.partners
+                ]
             )
-            self._run(dict(action_type="list_remove", mailing_list_id=newsletter.id),
-                      partners=self.partners[:2])
+            self._run(
+                dict(action_type="list_remove", mailing_list_id=newsletter.id),
+                partners=self.partners[:2],
+            )
             self.assertEqual(newsletter.contact_ids.mapped("email"), [self.partners[2].email])
 
     def test_activity_for_the_salesperson(self):
         with self.at(NOW):
             self.partners[0].user_id = self.user_marketing
             call = self.env.ref("mail.mail_activity_data_call")
-            (step,) = self._run(dict(action_type="activity", activity_type_id=call.id,
-                                     activity_summary="Call this hot lead", activity_days=2))
+            (step,) = self._run(
+                dict(
+                    action_type="activity",
+                    activity_type_id=call.id,
+                    activity_summary="Call this hot lead",
+                    activity_days=2,
+                )
+            )
             activities = self.env["mail.activity"].search(
                 [("res_model", "=", "res.partner"), ("res_id", "in", self.partners.ids)]
             )
@@ -156,20 +183,26 @@ class TestActions(TriggerMarketingCase):
 
     def test_server_action_runs_on_the_batch(self):
         with self.at(NOW):
-            action = self.env["ir.actions.server"].create({
-                "name": "Flag", "model_id": self.partner_model.id, "state": "code",
-                "code": "records.write({'comment': 'flagged by %s' % len(records)})",
-            })
+            action = self.env["ir.actions.server"].create(
+                {
+                    "name": "Flag",
+                    "model_id": self.partner_model.id,
+                    "state": "code",
+                    "code": "records.write({'comment': 'flagged by %s' % len(records)})",
+                }
+            )
             self._run(dict(action_type="server_action", server_action_id=action.id))
             self.assertEqual(set(self.partners.mapped("comment")), {"<p>flagged by 3</p>"})
 
     def test_exit_ends_the_walk(self):
         with self.at(NOW):
             exit_step = self.make_step(self.scenario, "exit", name="Stop here")
-            later = self.make_step(self.scenario, "score", score_points=1, delay=1,
-                                   delay_unit="hours", name="Later")
-            after_exit = self.make_step(self.scenario, "score", exit_step, score_points=1,
-                                        name="After exit")
+            later = self.make_step(
+                self.scenario, "score", score_points=1, delay=1, delay_unit="hours", name="Later"
+            )
+            after_exit = self.make_step(
+                self.scenario, "score", exit_step, score_points=1, name="After exit"
+            )
             self.scenario.action_start()
             participants = self.scenario.enroll(self.partners)
             self.run_cron()
@@ -182,12 +215,21 @@ class TestActions(TriggerMarketingCase):
         with self.at(NOW):
             first = self.make_step(self.scenario, "wait", delay=1, delay_unit="hours")
             units = {}
-            for unit, delta in [("minutes", timedelta(minutes=5)), ("hours", timedelta(hours=5)),
-                                ("days", timedelta(days=5)), ("weeks", timedelta(weeks=5))]:
-                units[unit] = (self.make_step(self.scenario, "wait", first, name=unit, delay=5,
-                                              delay_unit=unit), delta)
-            month = self.make_step(self.scenario, "wait", first, name="month", delay=1,
-                                   delay_unit="months")
+            for unit, delta in [
+                ("minutes", timedelta(minutes=5)),
+                ("hours", timedelta(hours=5)),
+                ("days", timedelta(days=5)),
+                ("weeks", timedelta(weeks=5)),
+            ]:
+                units[unit] = (
+                    self.make_step(
+                        self.scenario, "wait", first, name=unit, delay=5, delay_unit=unit
+                    ),
+                    delta,
+                )
+            month = self.make_step(
+                self.scenario, "wait", first, name="month", delay=1, delay_unit="months"
+            )
             self.scenario.action_start()
             self.scenario.enroll(self.partners[0])
         # the cron ran late: 3 hours after the first step was due
@@ -195,6 +237,9 @@ class TestActions(TriggerMarketingCase):
         with self.at(done_at):
             self.run_cron()
             for step, delta in units.values():
-                self.assertEqual(self.trace_of(step, self.partners[0]).scheduled_at, done_at + delta)
-            self.assertEqual(self.trace_of(month, self.partners[0]).scheduled_at,
-                             done_at.replace(month=4))
+                self.assertEqual(
+                    self.trace_of(step, self.partners[0]).scheduled_at, done_at + delta
+                )
+            self.assertEqual(
+                self.trace_of(month, self.partners[0]).scheduled_at, done_at.replace(month=4)
+            )

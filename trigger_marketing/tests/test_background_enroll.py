@@ -6,7 +6,7 @@ from .common import NOW, TriggerMarketingCase
 
 @tagged("post_install", "-at_install")
 class TestBackgroundEnroll(TriggerMarketingCase):
-    """"Add the current audience now": a cron adds the audience in committed batches."""
+    """ "Add the current audience now": a cron adds the audience in committed batches."""
 
     def setUp(self):
         super().setUp()
@@ -37,13 +37,9 @@ class TestBackgroundEnroll(TriggerMarketingCase):
 
             self.run_enroll_cron()
             self.assertFalse(self.scenario.enroll_pending)
-            self.assertEqual(
-                (self.scenario.enroll_done, self.scenario.enroll_added), (12, 12)
-            )
+            self.assertEqual((self.scenario.enroll_done, self.scenario.enroll_added), (12, 12))
             self.assertEqual(self.scenario.enroll_progress, 100.0)
-            self.assertEqual(
-                set(self.scenario.participant_ids.mapped("res_id")), set(partners.ids)
-            )
+            self.assertEqual(set(self.scenario.participant_ids.mapped("res_id")), set(partners.ids))
             progress = self.env["ir.cron.progress"].search(
                 [("cron_id", "=", self.enroll_cron.id)], order="id desc", limit=1
             )
@@ -52,9 +48,7 @@ class TestBackgroundEnroll(TriggerMarketingCase):
             # again: the records already walking are checked, not added twice
             self.scenario.action_enroll_audience()
             self.run_enroll_cron()
-            self.assertEqual(
-                (self.scenario.enroll_done, self.scenario.enroll_added), (12, 0)
-            )
+            self.assertEqual((self.scenario.enroll_done, self.scenario.enroll_added), (12, 0))
             self.assertEqual(self.scenario.participant_count, 12)
 
     def test_stopped_scenario_stops_adding(self):

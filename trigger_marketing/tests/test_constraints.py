@@ -59,10 +59,14 @@ class TestConstraints(TriggerMarketingCase):
             self.make_step(self.scenario, "mail", mailing_id=no_subject.id)
 
     def test_mail_written_for_another_model(self):
-        lists = self.env["mailing.mailing"].create({
-            "subject": "Lists", "body_html": "<p>Hi</p>", "use_in_trigger_marketing": True,
-            "mailing_model_id": self.env["ir.model"]._get("mailing.list").id,
-        })
+        lists = self.env["mailing.mailing"].create(
+            {
+                "subject": "Lists",
+                "body_html": "<p>Hi</p>",
+                "use_in_trigger_marketing": True,
+                "mailing_model_id": self.env["ir.model"]._get("mailing.list").id,
+            }
+        )
         with self.assertRaisesRegex(ValidationError, "written for mailing.contact"):
             self.make_step(self.scenario, "mail", mailing_id=lists.id)
 
@@ -81,9 +85,13 @@ class TestConstraints(TriggerMarketingCase):
             self.make_step(self.scenario, "wait", mail, trigger_type="mail_not_open", delay=0)
 
     def test_action_parameters(self):
-        for action, message in [("score", "points"), ("list_add", "mailing list"),
-                                ("tag_add", "tag"), ("activity", "activity type"),
-                                ("server_action", "server action")]:
+        for action, message in [
+            ("score", "points"),
+            ("list_add", "mailing list"),
+            ("tag_add", "tag"),
+            ("activity", "activity type"),
+            ("server_action", "server action"),
+        ]:
             with self.subTest(action=action), self.assertRaisesRegex(ValidationError, message):
                 self.make_step(self.scenario, action)
 

@@ -46,11 +46,13 @@ class TestEnrollment(TriggerMarketingCase):
             self.assertTrue(scenario.enroll(partner))
             self.assertFalse(scenario.enroll(partner), "already walking")
             # the database refuses a second running walk whatever the code path
-            with self.assertRaises(IntegrityError), mute_logger("odoo.sql_db"), \
-                    self.env.cr.savepoint():
+            with (
+                self.assertRaises(IntegrityError),
+                mute_logger("odoo.sql_db"),
+                self.env.cr.savepoint(),
+            ):
                 self.env["marketing.scenario.participant"].create(
-                    {"scenario_id": scenario.id, "model_name": "res.partner",
-                     "res_id": partner.id}
+                    {"scenario_id": scenario.id, "model_name": "res.partner", "res_id": partner.id}
                 )
 
     def test_reentry_policies(self):
@@ -64,8 +66,11 @@ class TestEnrollment(TriggerMarketingCase):
                 scenario.enroll(partner)
             self.run_cron()  # the single step is done: every walk is completed
             self.assertEqual(
-                set(self.env["marketing.scenario.participant"].search(
-                    [("res_id", "=", partner.id)]).mapped("state")),
+                set(
+                    self.env["marketing.scenario.participant"]
+                    .search([("res_id", "=", partner.id)])
+                    .mapped("state")
+                ),
                 {"completed"},
             )
             self.assertFalse(never.enroll(partner))
@@ -95,7 +100,8 @@ class TestEnrollment(TriggerMarketingCase):
             new = self.make_partners(2)
             no_email = self.env["res.partner"].create({"name": "No e-mail"})
             participants = self.env["marketing.scenario.participant"].search(
-                [("scenario_id", "=", scenario.id)])
+                [("scenario_id", "=", scenario.id)]
+            )
             self.assertEqual(sorted(participants.mapped("res_id")), sorted(new.ids))
             self.assertNotIn(no_email.id, participants.mapped("res_id"))
 
@@ -138,13 +144,15 @@ class TestEnrollment(TriggerMarketingCase):
             scenario.action_start()
             self._create_partner("warm-vip@example.com")()  # warm the caches (cron xmlid)
             self.assertEqual(
-                self._queries(self._create_partner("c@example.com")), baseline,
+                self._queries(self._create_partner("c@example.com")),
+                baseline,
                 "a new record outside the audience costs nothing more",
             )
             self.env.cr.postcommit.data.pop("trigger_marketing.woken_at")  # a new transaction
             enrolled = self._queries(self._create_partner("vip@example.com"))
-            self.assertEqual(enrolled - baseline, 3,
-                             "insert participant, insert trace, wake the cron")
+            self.assertEqual(
+                enrolled - baseline, 3, "insert participant, insert trace, wake the cron"
+            )
             enrolled = self._queries(self._create_partner("vip2@example.com"))
             self.assertEqual(enrolled - baseline, 2, "the cron is woken once per transaction")
             # a write of fields no scenario reads costs nothing more either
@@ -172,9 +180,12 @@ class TestEnrollment(TriggerMarketingCase):
             scenario.action_start()
             partners = self.make_partners(3)
             partners[2].email = False
-            wizard = self.env["marketing.scenario.enroll"].with_user(self.user_marketing).with_context(
-                active_model="res.partner", active_ids=partners.ids
-            ).create({"scenario_id": scenario.id})
+            wizard = (
+                self.env["marketing.scenario.enroll"]
+                .with_user(self.user_marketing)
+                .with_context(active_model="res.partner", active_ids=partners.ids)
+                .create({"scenario_id": scenario.id})
+            )
             result = wizard.action_enroll()
             self.assertIn("2 record(s) added", result["params"]["message"])
             self.assertIn("1 not added", result["params"]["message"])

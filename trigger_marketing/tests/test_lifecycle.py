@@ -13,8 +13,15 @@ class TestLifecycle(TriggerMarketingCase):
         super().setUp()
         self.scenario = self.make_scenario(goal_domain="[('is_company', '=', True)]")
         self.first = self.make_step(self.scenario, "score", score_points=1, name="First")
-        self.later = self.make_step(self.scenario, "score", self.first, score_points=1,
-                                    delay=2, delay_unit="days", name="Later")
+        self.later = self.make_step(
+            self.scenario,
+            "score",
+            self.first,
+            score_points=1,
+            delay=2,
+            delay_unit="days",
+            name="Later",
+        )
         self.scenario.action_start()
 
     def test_goal_on_change_converts_at_once(self):
@@ -34,8 +41,9 @@ class TestLifecycle(TriggerMarketingCase):
             partner = self.make_partners(1)
             participant = self.scenario.enroll(partner)
             # reached without a write the hooks see (e.g. an SQL import)
-            self.env.cr.execute("UPDATE res_partner SET is_company = TRUE WHERE id = %s",
-                                [partner.id])
+            self.env.cr.execute(
+                "UPDATE res_partner SET is_company = TRUE WHERE id = %s", [partner.id]
+            )
             self.env.invalidate_all()
             self.run_cron()
             self.assertEqual(participant.state, "converted")
@@ -49,10 +57,12 @@ class TestLifecycle(TriggerMarketingCase):
             participant = self.scenario.enroll(partner)
             self.run_cron()
             partner.unlink()
-            self.assertEqual((participant.state, participant.end_reason_code),
-                             ("canceled", "record_deleted"))
+            self.assertEqual(
+                (participant.state, participant.end_reason_code), ("canceled", "record_deleted")
+            )
             later = self.env["marketing.scenario.trace"].search(
-                [("step_id", "=", self.later.id), ("participant_id", "=", participant.id)])
+                [("step_id", "=", self.later.id), ("participant_id", "=", participant.id)]
+            )
             self.assertEqual((later.state, later.reason_code), ("canceled", "record_deleted"))
             self.assertIn("Deleted record", participant.record_name)
 
@@ -66,8 +76,7 @@ class TestLifecycle(TriggerMarketingCase):
             self.assertEqual(set(pending.mapped("reason_code")), {"step_deleted"})
             self.assertEqual(set(pending.mapped("state")), {"canceled"})
             self.assertFalse(self.later.active, "kept archived: statistics need its history")
-            self.assertEqual(
-                set(self.scenario.participant_ids.mapped("state")), {"completed"})
+            self.assertEqual(set(self.scenario.participant_ids.mapped("state")), {"completed"})
 
     def test_step_without_history_is_really_deleted(self):
         extra = self.make_step(self.scenario, "wait", name="Never ran")
@@ -79,8 +88,9 @@ class TestLifecycle(TriggerMarketingCase):
             self.scenario.enroll(self.make_partners(2))
             self.run_cron()
             self.scenario.action_stop()
-            self.assertEqual(set(self.traces(self.later).mapped("reason_code")),
-                             {"scenario_stopped"})
+            self.assertEqual(
+                set(self.traces(self.later).mapped("reason_code")), {"scenario_stopped"}
+            )
             self.assertEqual(set(self.scenario.participant_ids.mapped("state")), {"canceled"})
 
     def test_scenario_deleted_keeps_history(self):
@@ -90,8 +100,9 @@ class TestLifecycle(TriggerMarketingCase):
             self.scenario.unlink()
             self.assertTrue(self.scenario.exists())
             self.assertFalse(self.scenario.active)
-            self.assertEqual(set(self.traces(self.later).mapped("reason_code")),
-                             {"scenario_deleted"})
+            self.assertEqual(
+                set(self.traces(self.later).mapped("reason_code")), {"scenario_deleted"}
+            )
             draft = self.make_scenario(name="Never started")
             draft.unlink()
             self.assertFalse(draft.exists())
@@ -100,8 +111,9 @@ class TestLifecycle(TriggerMarketingCase):
         with self.at(NOW):
             scenario = self.make_scenario(test_email="qa@example.com")
             mail = self.make_step(scenario, "mail", name="Welcome")
-            wait = self.make_step(scenario, "score", mail, score_points=7, delay=3,
-                                  delay_unit="days")
+            wait = self.make_step(
+                scenario, "score", mail, score_points=7, delay=3, delay_unit="days"
+            )
             partner = self.make_partners(1)
             scenario.enroll(partner, test=True)
             with self.mock_mail_gateway():
@@ -123,5 +135,4 @@ class TestLifecycle(TriggerMarketingCase):
             self.scenario.enroll(self.make_partners(1))
         with self.at(NOW + timedelta(hours=1)):
             self.run_cron()
-            self.assertEqual(self.traces(self.later).scheduled_at,
-                             NOW + timedelta(hours=1, days=2))
+            self.assertEqual(self.traces(self.later).scheduled_at, NOW + timedelta(hours=1, days=2))

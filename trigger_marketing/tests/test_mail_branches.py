@@ -13,27 +13,70 @@ class TestMailBranches(TriggerMarketingCase):
         super().setUp()
         self.scenario = self.make_scenario()
         self.welcome = self.make_step(
-            self.scenario, "mail", name="Welcome",
+            self.scenario,
+            "mail",
+            name="Welcome",
             mailing_id=self.make_mailing(
-                self.scenario, "Welcome",
+                self.scenario,
+                "Welcome",
                 '<p>Hi <t t-out="object.name"/>, <a href="https://www.example.com/shop">shop</a> '
                 '<a href="https://www.example.com/blog">blog</a></p>',
             ).id,
         )
         window = {"delay": 2, "delay_unit": "days"}
-        self.opened = self.make_step(self.scenario, "score", self.welcome, name="Opened",
-                                     trigger_type="mail_open", score_points=5, **window)
-        self.not_opened = self.make_step(self.scenario, "mail", self.welcome, name="Reminder",
-                                         trigger_type="mail_not_open", **window)
-        self.clicked_shop = self.make_step(self.scenario, "score", self.welcome, name="Shop",
-                                           trigger_type="mail_click", score_points=20,
-                                           link_url="https://www.example.com/shop", **window)
-        self.not_clicked = self.make_step(self.scenario, "wait", self.welcome, name="No click",
-                                          trigger_type="mail_not_click", **window)
-        self.replied = self.make_step(self.scenario, "score", self.welcome, name="Replied",
-                                      trigger_type="mail_reply", score_points=50, **window)
-        self.bounced = self.make_step(self.scenario, "score", self.welcome, name="Bounced",
-                                      trigger_type="mail_bounce", score_points=-10, **window)
+        self.opened = self.make_step(
+            self.scenario,
+            "score",
+            self.welcome,
+            name="Opened",
+            trigger_type="mail_open",
+            score_points=5,
+            **window,
+        )
+        self.not_opened = self.make_step(
+            self.scenario,
+            "mail",
+            self.welcome,
+            name="Reminder",
+            trigger_type="mail_not_open",
+            **window,
+        )
+        self.clicked_shop = self.make_step(
+            self.scenario,
+            "score",
+            self.welcome,
+            name="Shop",
+            trigger_type="mail_click",
+            score_points=20,
+            link_url="https://www.example.com/shop",
+            **window,
+        )
+        self.not_clicked = self.make_step(
+            self.scenario,
+            "wait",
+            self.welcome,
+            name="No click",
+            trigger_type="mail_not_click",
+            **window,
+        )
+        self.replied = self.make_step(
+            self.scenario,
+            "score",
+            self.welcome,
+            name="Replied",
+            trigger_type="mail_reply",
+            score_points=50,
+            **window,
+        )
+        self.bounced = self.make_step(
+            self.scenario,
+            "score",
+            self.welcome,
+            name="Bounced",
+            trigger_type="mail_bounce",
+            score_points=-10,
+            **window,
+        )
         self.scenario.action_start()
 
     def test_mail_sent_through_mass_mailing(self):
@@ -93,8 +136,11 @@ class TestMailBranches(TriggerMarketingCase):
                 self.click(self.welcome, alice, "shop")
                 self.click(self.welcome, bob, "blog")
             self.assertEqual(self.trace_of(self.clicked_shop, alice).state, "scheduled")
-            self.assertEqual(self.trace_of(self.clicked_shop, bob).state, "waiting",
-                             "a click on another link does not count")
+            self.assertEqual(
+                self.trace_of(self.clicked_shop, bob).state,
+                "waiting",
+                "a click on another link does not count",
+            )
             for partner in alice | bob:
                 self.assertEqual(self.trace_of(self.not_clicked, partner).state, "skipped")
                 # a click implies an open
@@ -130,8 +176,9 @@ class TestMailBranches(TriggerMarketingCase):
                 self.run_cron()
                 self.send_queue()
             welcome_bob = self.trace_of(self.welcome, bob)
-            self.assertEqual((welcome_bob.state, welcome_bob.reason_code),
-                             ("skipped", "blacklisted"))
+            self.assertEqual(
+                (welcome_bob.state, welcome_bob.reason_code), ("skipped", "blacklisted")
+            )
             self.assertFalse(self.trace_of(self.not_opened, bob))
         with self.at(NOW + timedelta(days=3)):
             with self.mock_mail_gateway():
@@ -150,8 +197,9 @@ class TestMailBranches(TriggerMarketingCase):
         with self.at(NOW + timedelta(days=2, minutes=1)):
             self.run_cron()
             alice_trace = self.trace_of(self.not_opened, alice)
-            self.assertEqual((alice_trace.state, alice_trace.reason_code),
-                             ("skipped", "mail_not_sent"))
+            self.assertEqual(
+                (alice_trace.state, alice_trace.reason_code), ("skipped", "mail_not_sent")
+            )
             bob_trace = self.trace_of(self.not_opened, bob)
             self.assertEqual(bob_trace.state, "scheduled", "decides once the mail has left")
             self.assertGreater(bob_trace.scheduled_at, NOW + timedelta(days=2))

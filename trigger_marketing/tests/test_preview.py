@@ -12,22 +12,39 @@ class TestPreview(TriggerMarketingCase):
             domain="[('email', 'ilike', '@preview.example.com')]",
             goal_domain="[('is_company', '=', True)]",
         )
-        city = self.make_step(scenario, "condition", name="In Paris",
-                              condition_domain="[('city', '=', 'Paris')]")
-        phone = self.make_step(scenario, "condition", city, name="Has a phone",
-                               trigger_type="yes", condition_domain="[('phone', '!=', False)]")
+        city = self.make_step(
+            scenario, "condition", name="In Paris", condition_domain="[('city', '=', 'Paris')]"
+        )
+        phone = self.make_step(
+            scenario,
+            "condition",
+            city,
+            name="Has a phone",
+            trigger_type="yes",
+            condition_domain="[('phone', '!=', False)]",
+        )
         # a branch under "no" filtered by "only if": it narrows its own path
-        vip = self.make_step(scenario, "condition", city, name="VIP", trigger_type="no",
-                             filter_domain="[('ref', '!=', False)]",
-                             condition_domain="[('ref', '=', 'VIP')]")
+        vip = self.make_step(
+            scenario,
+            "condition",
+            city,
+            name="VIP",
+            trigger_type="no",
+            filter_domain="[('ref', '!=', False)]",
+            condition_domain="[('ref', '=', 'VIP')]",
+        )
         Partner = self.env["res.partner"]
 
         def make(count, **vals):
-            return Partner.create([
-                dict({"name": f"P{i}", "email": f"p{i}.{len(vals)}{count}@preview.example.com"},
-                     **vals)
-                for i in range(count)
-            ])
+            return Partner.create(
+                [
+                    dict(
+                        {"name": f"P{i}", "email": f"p{i}.{len(vals)}{count}@preview.example.com"},
+                        **vals,
+                    )
+                    for i in range(count)
+                ]
+            )
 
         make(3, city="Paris", phone="+33 1 00 00 00 00")
         make(2, city="Paris")
@@ -44,9 +61,15 @@ class TestPreview(TriggerMarketingCase):
         self.assertEqual(scenario.preview_step_ids, city | phone | vip)
         # mail branches are unforeseeable: they keep the path of their parent
         mail = self.make_step(scenario, "mail", city, trigger_type="yes", name="Hello")
-        opened = self.make_step(scenario, "condition", mail, trigger_type="mail_open", delay=2,
-                                name="Opened and phone",
-                                condition_domain="[('phone', '!=', False)]")
+        opened = self.make_step(
+            scenario,
+            "condition",
+            mail,
+            trigger_type="mail_open",
+            delay=2,
+            name="Opened and phone",
+            condition_domain="[('phone', '!=', False)]",
+        )
         self.assertEqual((opened.preview_yes_count, opened.preview_no_count), (3, 2))
 
     def test_invalid_audience_counts_nothing(self):

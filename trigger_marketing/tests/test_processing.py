@@ -1,9 +1,12 @@
+import logging
 from datetime import timedelta
 from unittest.mock import patch
 
 from odoo.tests import tagged
 
 from .common import NOW, TriggerMarketingCase
+
+_logger = logging.getLogger(__name__)
 
 
 @tagged("post_install", "-at_install")
@@ -21,18 +24,26 @@ class TestProcessing(TriggerMarketingCase):
             with self.mock_mail_gateway():
                 self.run_cron()
             snapshot = self.env["marketing.scenario.trace"].search_read(
-                [("scenario_id", "=", scenario.id)], ["state", "scheduled_at", "done_at"],
-                order="id")
+                [("scenario_id", "=", scenario.id)],
+                ["state", "scheduled_at", "done_at"],
+                order="id",
+            )
             self.run_cron()
             self.assertEqual(
                 self.env["marketing.scenario.trace"].search_read(
-                    [("scenario_id", "=", scenario.id)], ["state", "scheduled_at", "done_at"],
-                    order="id"),
+                    [("scenario_id", "=", scenario.id)],
+                    ["state", "scheduled_at", "done_at"],
+                    order="id",
+                ),
                 snapshot,
             )
             self.assertEqual(set(partners.mapped("marketing_score")), {3})
-            self.assertEqual(len(self.env["marketing.score.history"].search(
-                [("partner_id", "in", partners.ids)])), 5)
+            self.assertEqual(
+                len(
+                    self.env["marketing.score.history"].search([("partner_id", "in", partners.ids)])
+                ),
+                5,
+            )
 
     def test_cron_woken_at_the_exact_due_time(self):
         with self.at(NOW):
@@ -59,22 +70,27 @@ class TestProcessing(TriggerMarketingCase):
             self.run_cron()
             self.assertEqual(len(self.traces(step, "done")), 30)
             progress = self.env["ir.cron.progress"].search(
-                [("cron_id", "=", self.cron.id)], order="id desc", limit=1)
+                [("cron_id", "=", self.cron.id)], order="id desc", limit=1
+            )
             self.assertEqual((progress.done, progress.remaining), (30, 0))
 
     def test_one_bad_record_fails_alone(self):
         """An error on one record fails its trace with the message; the batch goes on."""
         with self.at(NOW):
             scenario = self.make_scenario()
-            action = self.env["ir.actions.server"].create({
-                "name": "Picky", "model_id": self.partner_model.id, "state": "code",
-                "code": (
-                    "for record in records:\n"
-                    "    if record.name == 'Contact 2':\n"
-                    "        raise UserError('Contact 2 is not welcome')\n"
-                    "    record.write({'comment': 'ok'})"
-                ),
-            })
+            action = self.env["ir.actions.server"].create(
+                {
+                    "name": "Picky",
+                    "model_id": self.partner_model.id,
+                    "state": "code",
+                    "code": (
+                        "for record in records:\n"
+                        "    if record.name == 'Contact 2':\n"
+                        "        raise UserError('Contact 2 is not welcome')\n"
+                        "    record.write({'comment': 'ok'})"
+                    ),
+                }
+            )
             step = self.make_step(scenario, "server_action", server_action_id=action.id)
             after = self.make_step(scenario, "score", step, score_points=1)
             scenario.action_start()
@@ -85,8 +101,10 @@ class TestProcessing(TriggerMarketingCase):
             self.assertEqual(failed.participant_id.res_id, partners[2].id)
             self.assertIn("Contact 2 is not welcome", failed.reason)
             self.assertEqual(len(self.traces(step, "done")), 4)
-            self.assertEqual(partners.mapped("comment"),
-                             ["<p>ok</p>", "<p>ok</p>", False, "<p>ok</p>", "<p>ok</p>"])
+            self.assertEqual(
+                partners.mapped("comment"),
+                ["<p>ok</p>", "<p>ok</p>", False, "<p>ok</p>", "<p>ok</p>"],
+            )
             self.run_cron()
             self.assertEqual(len(self.traces(after, "done")), 4, "the others go on")
 
@@ -109,8 +127,10 @@ class TestProcessing(TriggerMarketingCase):
                 if len(calls) > 1:
                     raise MemoryError("worker killed")  # after the work, before the commit
 
-            with patch.object(Trace, "_process", crash_after_first_batch), \
-                    self.assertLogs("odoo.addons.base.models.ir_cron", "ERROR"):
+            with (
+                patch.object(Trace, "_process", crash_after_first_batch),
+                self.assertLogs("odoo.addons.base.models.ir_cron", "ERROR"),
+            ):
                 self.run_cron()
             self.assertGreater(len(calls), 1)
             self.assertEqual(len(self.traces(step, "done")), 4, "first batch committed")
@@ -166,4 +186,28 @@ class TestProcessing(TriggerMarketingCase):
             self.assertEqual(small, large)
             # a batch of a score step and of a tag step: a handful of queries, whatever N
             self.assertLessEqual(max(large), 25)
-            print(f"queries per batch (score step, tag step): 50 traces {small}, 500 {large}")
+            _logger.info(
+                "queries per batch (score, tag): 50 traces %s, 500 traces %s", small, large
+            )
+
+    def test_processing_lanes(self):
+        """Extra crons let several workers share the due traces; all are woken."""
+        with self.at(NOW):
+            Trace = self.env["marketing.scenario.trace"]
+            Trace._set_processing_lanes(3)
+            crons = self.env["ir.cron"].browse(Trace._processing_cron_ids())
+            self.assertEqual(len(crons), 3)
+            self.assertEqual(set(crons.mapped("code")), {"model._cron_process()"})
+            scenario = self.make_scenario()
+            step = self.make_step(scenario, "score", score_points=1)
+            scenario.action_start()
+            with self.capture_triggers() as capture:
+                scenario.enroll(self.make_partners(6))
+            self.assertEqual(capture.records.cron_id, crons)
+            with self.enter_registry_test_mode():
+                crons[2].method_direct_trigger()
+            self.env.invalidate_all()
+            self.assertEqual(len(self.traces(step, "done")), 6)
+            Trace._set_processing_lanes(1)
+            self.assertEqual(len(Trace._processing_cron_ids()), 1)
+            self.assertFalse(crons[1:].exists())

@@ -12,27 +12,43 @@ class TestScreens(TriggerMarketingCase):
     def test_plain_language(self):
         scenario = self.make_scenario()
         welcome = self.make_step(scenario, "mail", name="Welcome")
-        reminder = self.make_step(scenario, "mail", welcome, name="Reminder",
-                                  trigger_type="mail_not_open", delay=2)
-        self.assertEqual(reminder.summary,
-                         "2 days after “Welcome” if not opened: send “Reminder”")
-        self.assertEqual(welcome.summary, "As soon as the record enters the scenario: "
-                                          "send “Welcome”")
-        later = self.make_step(scenario, "score", welcome, name="Later", delay=1,
-                               delay_unit="weeks", score_points=-3)
-        self.assertEqual(later.summary,
-                         "1 week after “Welcome”: remove 3 points from the score")
-        check = self.make_step(scenario, "condition", welcome, name="Has a phone",
-                               condition_domain="[('phone', '!=', False)]")
-        yes = self.make_step(scenario, "exit", check, trigger_type="yes", name="Stop",
-                             filter_domain="[('city', '=', 'Paris')]")
-        self.assertEqual(yes.summary, "If “Has a phone” says yes, only if the filter "
-                                      "matches: leave the scenario")
+        reminder = self.make_step(
+            scenario, "mail", welcome, name="Reminder", trigger_type="mail_not_open", delay=2
+        )
+        self.assertEqual(reminder.summary, "2 days after “Welcome” if not opened: send “Reminder”")
+        self.assertEqual(
+            welcome.summary, "As soon as the record enters the scenario: send “Welcome”"
+        )
+        later = self.make_step(
+            scenario, "score", welcome, name="Later", delay=1, delay_unit="weeks", score_points=-3
+        )
+        self.assertEqual(later.summary, "1 week after “Welcome”: remove 3 points from the score")
+        check = self.make_step(
+            scenario,
+            "condition",
+            welcome,
+            name="Has a phone",
+            condition_domain="[('phone', '!=', False)]",
+        )
+        yes = self.make_step(
+            scenario,
+            "exit",
+            check,
+            trigger_type="yes",
+            name="Stop",
+            filter_domain="[('city', '=', 'Paris')]",
+        )
+        self.assertEqual(
+            yes.summary, "If “Has a phone” says yes, only if the filter matches: leave the scenario"
+        )
 
     def test_mail_written_on_the_step(self):
         scenario = self.make_scenario()
-        form = Form(self.env["marketing.scenario.step"].with_user(self.user_marketing)
-                    .with_context(default_scenario_id=scenario.id))
+        form = Form(
+            self.env["marketing.scenario.step"]
+            .with_user(self.user_marketing)
+            .with_context(default_scenario_id=scenario.id)
+        )
         self.assertIn('t-out="object.name"', form.mail_body_html, "a first message to start from")
         form.name = "Welcome"
         form.mail_subject = "Welcome aboard"
@@ -53,8 +69,13 @@ class TestScreens(TriggerMarketingCase):
             step.mail_body_html = "<p><br></p>"  # an empty e-mail is refused at save
         # a step that becomes an e-mail step, written with its subject and message
         wait = self.make_step(scenario, "wait", name="Pause", delay=1)
-        wait.write({"action_type": "mail", "mail_subject": "Still there?",
-                    "mail_body_html": "<p>Hello again</p>"})
+        wait.write(
+            {
+                "action_type": "mail",
+                "mail_subject": "Still there?",
+                "mail_body_html": "<p>Hello again</p>",
+            }
+        )
         self.assertEqual(wait.mailing_id.subject, "Still there?")
         self.assertIn("Hello again", wait.mailing_id.body_html)
 
@@ -65,8 +86,11 @@ class TestScreens(TriggerMarketingCase):
         context = action["context"]
         self.assertEqual(action["target"], "new")
         self.assertEqual(
-            (context["default_parent_id"], context["default_trigger_type"],
-             context["default_delay"]),
+            (
+                context["default_parent_id"],
+                context["default_trigger_type"],
+                context["default_delay"],
+            ),
             (welcome.id, "mail_not_open", 3),
         )
         step = Form(self.env["marketing.scenario.step"].with_context(context))
@@ -89,8 +113,10 @@ class TestScreens(TriggerMarketingCase):
         timeline = partner.get_marketing_timeline()
         self.assertEqual(len(timeline), 1)
         walk = timeline[0]
-        self.assertEqual((walk["scenario_name"], walk["state"], walk["is_test"]),
-                         ("Welcome series", "running", False))
+        self.assertEqual(
+            (walk["scenario_name"], walk["state"], walk["is_test"]),
+            ("Welcome series", "running", False),
+        )
         self.assertEqual([s["name"] for s in walk["steps"]], ["Points", "More points"])
         self.assertEqual([s["state"] for s in walk["steps"]], ["done", "scheduled"])
         self.assertTrue(walk["steps"][1]["pending"])

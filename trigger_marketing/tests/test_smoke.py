@@ -11,8 +11,9 @@ class TestSmoke(TriggerMarketingCase):
         with self.at(NOW):
             scenario = self.make_scenario()
             mail = self.make_step(scenario, "mail", name="Welcome")
-            score = self.make_step(scenario, "score", parent=mail, score_points=10, delay=1,
-                                   delay_unit="days")
+            score = self.make_step(
+                scenario, "score", parent=mail, score_points=10, delay=1, delay_unit="days"
+            )
             scenario.action_start()
             partners = self.make_partners(3)
             participants = scenario.enroll(partners)

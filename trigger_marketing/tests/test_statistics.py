@@ -43,13 +43,24 @@ class TestStatistics(TriggerMarketingCase):
             self.assertIn("Blacklisted: 1", welcome.stat_skipped_detail)
             self.assertIn("No e-mail address: 1", welcome.stat_skipped_detail)
             self.assertEqual(
-                (welcome.stat_sent, welcome.stat_opened, welcome.stat_clicked,
-                 welcome.stat_replied, welcome.stat_bounced, welcome.stat_unsubscribed),
+                (
+                    welcome.stat_sent,
+                    welcome.stat_opened,
+                    welcome.stat_clicked,
+                    welcome.stat_replied,
+                    welcome.stat_bounced,
+                    welcome.stat_unsubscribed,
+                ),
                 (4, 3, 1, 1, 1, 1),
             )
             self.assertEqual(
-                (welcome.rate_opened, welcome.rate_clicked, welcome.rate_replied,
-                 welcome.rate_bounced, welcome.rate_unsubscribed),
+                (
+                    welcome.rate_opened,
+                    welcome.rate_clicked,
+                    welcome.rate_replied,
+                    welcome.rate_bounced,
+                    welcome.rate_unsubscribed,
+                ),
                 (75.0, 25.0, 25.0, 25.0, 25.0),
             )
             self.assertEqual((scenario.sent_count, scenario.opened_count), (4, 3))
@@ -59,8 +70,9 @@ class TestStatistics(TriggerMarketingCase):
     def test_condition_branch_statistics(self):
         with self.at(NOW):
             scenario = self.make_scenario(domain="[]")
-            check = self.make_step(scenario, "condition", name="In Paris",
-                                   condition_domain="[('city', '=', 'Paris')]")
+            check = self.make_step(
+                scenario, "condition", name="In Paris", condition_domain="[('city', '=', 'Paris')]"
+            )
             scenario.action_start()
             partners = self.make_partners(5)
             partners[:2].city = "Paris"
@@ -72,8 +84,14 @@ class TestStatistics(TriggerMarketingCase):
         scenario, welcome = self._mail_scenario()
         others = self.env["marketing.scenario.step"]
         for index in range(4):
-            others |= self.make_step(scenario, "mail", welcome, name=f"Next {index}",
-                                     trigger_type="mail_not_open", delay=1)
+            others |= self.make_step(
+                scenario,
+                "mail",
+                welcome,
+                name=f"Next {index}",
+                trigger_type="mail_not_open",
+                delay=1,
+            )
         with self.at(NOW):
             scenario.enroll(self.make_partners(3))
             with self.mock_mail_gateway():
@@ -92,8 +110,10 @@ class TestStatistics(TriggerMarketingCase):
 
     def test_revenue_of_converted_orders(self):
         if "sale.order" not in self.env:
-            self.skipTest("sale is not installed: the generic revenue needs a model with "
-                          "a monetary amount_total")
+            self.skipTest(
+                "sale is not installed: the generic revenue needs a model with "
+                "a monetary amount_total"
+            )
         order_model = self.env["ir.model"]._get("sale.order")
         scenario = self.make_scenario(
             model_id=order_model.id, domain="[]", goal_domain="[('state', '=', 'sale')]"
@@ -107,8 +127,18 @@ class TestStatistics(TriggerMarketingCase):
             [
                 {
                     "partner_id": partner.id,
-                    "order_line": [(0, 0, {"product_id": product.id, "product_uom_qty": qty,
-                                           "price_unit": 100.0, "tax_ids": False})],
+                    "order_line": [
+                        (
+                            0,
+                            0,
+                            {
+                                "product_id": product.id,
+                                "product_uom_qty": qty,
+                                "price_unit": 100.0,
+                                "tax_ids": False,
+                            },
+                        )
+                    ],
                 }
                 for qty in (1, 2, 5)
             ]
@@ -118,7 +148,8 @@ class TestStatistics(TriggerMarketingCase):
         orders.action_confirm()  # the goal: the walks are converted
         self.env.invalidate_all()
         self.assertEqual(
-            scenario.test_participant_ids.state, "converted",
+            scenario.test_participant_ids.state,
+            "converted",
             "the test walk converted too, and its 500 must not count",
         )
         self.assertEqual(scenario.converted_count, 2)

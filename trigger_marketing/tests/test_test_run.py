@@ -12,11 +12,24 @@ class TestTestRun(TriggerMarketingCase):
         super().setUp()
         self.scenario = self.make_scenario(test_email="qa@example.com")
         self.welcome = self.make_step(self.scenario, "mail", name="Welcome")
-        self.opened = self.make_step(self.scenario, "score", self.welcome, name="Opened",
-                                     trigger_type="mail_open", delay=3, score_points=10)
-        self.not_opened = self.make_step(self.scenario, "score", self.welcome,
-                                         name="Not opened", trigger_type="mail_not_open",
-                                         delay=3, score_points=5)
+        self.opened = self.make_step(
+            self.scenario,
+            "score",
+            self.welcome,
+            name="Opened",
+            trigger_type="mail_open",
+            delay=3,
+            score_points=10,
+        )
+        self.not_opened = self.make_step(
+            self.scenario,
+            "score",
+            self.welcome,
+            name="Not opened",
+            trigger_type="mail_not_open",
+            delay=3,
+            score_points=5,
+        )
 
     def wizard(self, **vals):
         return self.env["marketing.scenario.test"].create(
@@ -36,8 +49,11 @@ class TestTestRun(TriggerMarketingCase):
         self.assertTrue(all(participants.mapped("is_test")))
         anna = self.env["res.partner"].search([("email", "=", "anna@colleagues.example.com")])
         self.assertEqual(anna.name, "anna", "unknown addresses get a contact")
-        self.assertEqual(set(participants.mapped("res_id")), {contact.id, bob.id, anna.id},
-                         "known addresses reuse their contact")
+        self.assertEqual(
+            set(participants.mapped("res_id")),
+            {contact.id, bob.id, anna.id},
+            "known addresses reuse their contact",
+        )
         self.assertEqual(action["res_model"], "marketing.scenario.participant")
         self.assertEqual(self.scenario.participant_count, 0)
         # a test walk never blocks the real one
@@ -57,8 +73,9 @@ class TestTestRun(TriggerMarketingCase):
         scenario = self.make_scenario(model_id=model.id, domain="[]")
         self.make_step(scenario, "wait", delay=1)
         contact = self.env["mailing.contact"].create({"name": "Zoe", "email": "zoe@example.com"})
-        form = Form(self.env["marketing.scenario.test"].with_context(
-            default_scenario_id=scenario.id))
+        form = Form(
+            self.env["marketing.scenario.test"].with_context(default_scenario_id=scenario.id)
+        )
         self.assertFalse(form.is_partner_scenario)
         wizard = form.save()
         wizard.record_ref = contact
@@ -98,8 +115,7 @@ class TestTestRun(TriggerMarketingCase):
             with self.mock_mail_gateway():
                 participant.action_run_next_step()
             self.trace_of(self.welcome, partner).action_simulate_open()
-            self.assertEqual(self.trace_of(self.not_opened, partner).reason_code,
-                             "event_happened")
+            self.assertEqual(self.trace_of(self.not_opened, partner).reason_code, "event_happened")
             self.assertEqual(participant.next_step_id, self.opened)
             participant.action_run_next_step()
             self.assertEqual(partner.marketing_score, 10)

@@ -3,7 +3,7 @@ from odoo.exceptions import UserError
 
 
 class MarketingScenarioEnroll(models.TransientModel):
-    """"Add to scenario" on selected records (list and form, any target model)."""
+    """ "Add to scenario" on selected records (list and form, any target model)."""
 
     _name = "marketing.scenario.enroll"
     _description = "Add records to a scenario"

@@ -39,9 +39,9 @@ class MarketingScenarioTest(models.TransientModel):
     def _selection_record_model(self):
         return [
             (model.model, model.name)
-            for model in self.env["ir.model"].sudo().search(
-                [("is_mail_thread", "=", True), ("transient", "=", False)]
-            )
+            for model in self.env["ir.model"]
+            .sudo()
+            .search([("is_mail_thread", "=", True), ("transient", "=", False)])
         ]
 
     @api.depends("model_name")
@@ -70,9 +70,11 @@ class MarketingScenarioTest(models.TransientModel):
         missing = [email for email in by_email if email not in found]
         # colleagues may not be contacts yet, and a marketer may lack the right to create
         # contacts: these get only a name and an address
-        created = Partner.sudo().create(
-            [{"name": by_email[email], "email": email} for email in missing]
-        ).sudo(False)
+        created = (
+            Partner.sudo()
+            .create([{"name": by_email[email], "email": email} for email in missing])
+            .sudo(False)
+        )
         return Partner.concat(*found.values(), created)
 
     def _records(self):
@@ -89,9 +91,7 @@ class MarketingScenarioTest(models.TransientModel):
                 )
             )
         if self.record_ref and self.record_ref._name != self.model_name:
-            raise UserError(
-                self.env._("Pick a record of %(model)s.", model=self.model_id.name)
-            )
+            raise UserError(self.env._("Pick a record of %(model)s.", model=self.model_id.name))
         return Model.browse(self.record_ref.id) if self.record_ref else Model
 
     def action_start_test(self):

@@ -1,0 +1,35 @@
+# Development targets of the trigger_marketing addons. The logic lives in tools/tm.sh;
+# settings are environment variables, also accepted as `make VAR=value`
+# (PYTHON, DB, PORT, MODULES, EXTRA_ADDONS_PATH, ODOO_SOURCE, TESTS, PYTEST_ARGS, KEEP_DB ...):
+# `make help` lists them.
+
+TM := bash tools/tm.sh
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test test-slow lint format drop-db
+
+help:               ## list the targets and settings
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo
+	@$(TM) help
+
+setup:              ## install what is missing (Odoo 19, dev tools), check PostgreSQL
+	@$(TM) setup
+
+run:                ## demo database (DB, with demo data) + Odoo on http://localhost:8069 (PORT)
+	@$(TM) run
+
+test:               ## fresh test database, pytest -m "not slow" (TESTS, PYTEST_ARGS, KEEP_DB)
+	@$(TM) test
+
+test-slow:          ## fresh test database, pytest -m slow
+	@$(TM) test-slow
+
+lint:               ## ruff check + ruff format --check + pylint-odoo mandatory checks
+	@$(TM) lint
+
+format:             ## ruff check --fix + ruff format
+	@$(TM) format
+
+drop-db:            ## drop the demo database (DB)
+	@$(TM) drop-db
