@@ -23,10 +23,18 @@
         "views/res_config_settings_views.xml",
         "views/trigger_marketing_menus.xml",
     ],
-    "demo": [],
+    "demo": [
+        # last: walks the demo scenarios created by the files above
+        "demo/marketing_demo.xml",
+    ],
     "assets": {
         "web.assets_backend": [
             "trigger_marketing/static/src/**/*",
+            # lazy, with web_hierarchy (loaded when a hierarchy view is first shown)
+            ("remove", "trigger_marketing/static/src/scenario_step_hierarchy/**/*"),
+        ],
+        "web.assets_backend_lazy": [
+            "trigger_marketing/static/src/scenario_step_hierarchy/**/*",
         ],
         "web.assets_tests": [
             "trigger_marketing/static/tests/tours/**/*",

@@ -13,3 +13,4 @@ from . import link_tracker_click
 from . import res_partner
 from . import res_config_settings
 from . import res_users
+from . import marketing_demo

@@ -1,21 +1,24 @@
+import { Component } from "@odoo/owl";
 import { HierarchyRenderer } from "@web_hierarchy/hierarchy_renderer";
 import { ScenarioStepHierarchyCard } from "./scenario_step_hierarchy_card";
 
-/** A real tree: each step with its branches under it, side by side. */
-export class ScenarioStepHierarchyRenderer extends HierarchyRenderer {
-    static template = "trigger_marketing.ScenarioStepHierarchyRenderer";
-    static components = {
-        ...HierarchyRenderer.components,
-        HierarchyCard: ScenarioStepHierarchyCard,
+const POSITIVE = ["yes", "mail_open", "mail_click", "mail_reply"];
+const NEGATIVE = ["no", "mail_not_open", "mail_not_click", "mail_not_reply", "mail_bounce"];
+
+/** One step of the tree and, under it, its branches side by side (recursive). */
+export class ScenarioStepTreeNode extends Component {
+    static template = "trigger_marketing.ScenarioStepTreeNode";
+    static components = { HierarchyCard: ScenarioStepHierarchyCard };
+    static props = {
+        node: Object,
+        openRecord: Function,
+        archInfo: Object,
     };
 
-    get rootNodes() {
-        return this.props.model.root?.rootNodes || [];
-    }
-
-    /** The label of the branch that leads to ``node``: "Mail not opened", "Condition met"... */
-    branchLabel(node) {
-        const field = this.props.model.fields.trigger_type;
+    /** The label of the branch that leads to this step: "Mail not opened", "Condition met"... */
+    get branchLabel() {
+        const { node } = this.props;
+        const field = node.model.fields.trigger_type;
         const value = node.data.trigger_type;
         if (!field || !value || !node.parentNode) {
             return "";
@@ -24,14 +27,28 @@ export class ScenarioStepHierarchyRenderer extends HierarchyRenderer {
         return option ? option[1] : value;
     }
 
-    branchClass(node) {
-        const value = node.data.trigger_type || "after";
-        if (["yes", "mail_open", "mail_click", "mail_reply"].includes(value)) {
+    get branchClass() {
+        const value = this.props.node.data.trigger_type || "after";
+        if (POSITIVE.includes(value)) {
             return "o_tm_branch_positive";
         }
-        if (["no", "mail_not_open", "mail_not_click", "mail_not_reply", "mail_bounce"].includes(value)) {
+        if (NEGATIVE.includes(value)) {
             return "o_tm_branch_negative";
         }
         return "o_tm_branch_after";
+    }
+}
+ScenarioStepTreeNode.components.ScenarioStepTreeNode = ScenarioStepTreeNode;
+
+/** A real tree: each step with its branches under it, side by side. */
+export class ScenarioStepHierarchyRenderer extends HierarchyRenderer {
+    static template = "trigger_marketing.ScenarioStepHierarchyRenderer";
+    static components = {
+        ...HierarchyRenderer.components,
+        ScenarioStepTreeNode,
+    };
+
+    get rootNodes() {
+        return this.props.model.root?.rootNodes || [];
     }
 }
