@@ -34,8 +34,10 @@ import websocket
 
 IDLE_JS = """
 (() => {
-    const main = document.querySelector('.o_action_manager .o_view_controller, .o_action_manager .o_form_view');
-    const busy = document.querySelector('.o_loading_indicator, .o_blockUI, .o-mail-Thread-loading');
+    const main = document.querySelector(
+        '.o_action_manager .o_view_controller, .o_action_manager .o_form_view');
+    const busy = document.querySelector(
+        '.o_loading_indicator, .o_blockUI, .o-mail-Thread-loading');
     return Boolean(main) && !busy && document.readyState === 'complete';
 })()
 """

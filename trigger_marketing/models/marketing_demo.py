@@ -20,20 +20,107 @@ DEMO_DAYS = 45  # contacts entered the scenarios during the last 45 days
 MAX_ROUNDS = 15  # depth of the deepest scenario tree walked by the simulation
 
 FIRST_NAMES = [
-    "Emma", "Liam", "Olivia", "Noah", "Ava", "Lucas", "Mia", "Hugo", "Léa", "Louis",
-    "Chloé", "Jules", "Sofia", "Mateo", "Lena", "Finn", "Clara", "Elias", "Julia", "Leon",
-    "Sara", "Marco", "Giulia", "Pablo", "Lucía", "Daan", "Sanne", "Oliver", "Amelia",
-    "Jack", "Isla", "Arthur", "Camille", "Thomas", "Inès", "Nina", "Max", "Anna", "Paul",
-    "Zoé", "Victor", "Alice", "Adam", "Laura", "Diego", "Elena", "Ruben", "Fleur", "Henry",
+    "Emma",
+    "Liam",
+    "Olivia",
+    "Noah",
+    "Ava",
+    "Lucas",
+    "Mia",
+    "Hugo",
+    "Léa",
+    "Louis",
+    "Chloé",
+    "Jules",
+    "Sofia",
+    "Mateo",
+    "Lena",
+    "Finn",
+    "Clara",
+    "Elias",
+    "Julia",
+    "Leon",
+    "Sara",
+    "Marco",
+    "Giulia",
+    "Pablo",
+    "Lucía",
+    "Daan",
+    "Sanne",
+    "Oliver",
+    "Amelia",
+    "Jack",
+    "Isla",
+    "Arthur",
+    "Camille",
+    "Thomas",
+    "Inès",
+    "Nina",
+    "Max",
+    "Anna",
+    "Paul",
+    "Zoé",
+    "Victor",
+    "Alice",
+    "Adam",
+    "Laura",
+    "Diego",
+    "Elena",
+    "Ruben",
+    "Fleur",
+    "Henry",
     "Grace",
 ]
 LAST_NAMES = [
-    "Martin", "Bernard", "Dubois", "Lambert", "Peeters", "Janssens", "Maes", "Müller",
-    "Schmidt", "Schneider", "Fischer", "Weber", "Rossi", "Russo", "Ferrari", "Bianchi",
-    "García", "Fernández", "López", "Martínez", "de Jong", "Jansen", "de Vries", "Bakker",
-    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davis", "Miller",
-    "Moreau", "Laurent", "Simon", "Michel", "Lefebvre", "Leroy", "Roux", "Wouters",
-    "Claes", "Goossens", "Becker", "Hoffmann", "Romano", "Colombo", "Sánchez", "Visser",
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Lambert",
+    "Peeters",
+    "Janssens",
+    "Maes",
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Rossi",
+    "Russo",
+    "Ferrari",
+    "Bianchi",
+    "García",
+    "Fernández",
+    "López",
+    "Martínez",
+    "de Jong",
+    "Jansen",
+    "de Vries",
+    "Bakker",
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Williams",
+    "Wilson",
+    "Johnson",
+    "Davis",
+    "Miller",
+    "Moreau",
+    "Laurent",
+    "Simon",
+    "Michel",
+    "Lefebvre",
+    "Leroy",
+    "Roux",
+    "Wouters",
+    "Claes",
+    "Goossens",
+    "Becker",
+    "Hoffmann",
+    "Romano",
+    "Colombo",
+    "Sánchez",
+    "Visser",
     "Clarke",
 ]
 # (country code, time zone, cities)
@@ -49,8 +136,16 @@ PLACES = [
     ("US", "America/Chicago", ["Chicago", "Austin", "Denver"]),
 ]
 COMPANIES = [
-    "Acme Corp", "Blue Harbor", "Nordwind GmbH", "Studio Lumen", "Verde Foods", "Kite Labs",
-    "Maison Ardoise", "Orbit Logistics", "Pinecone Analytics", "Sol y Mar",
+    "Acme Corp",
+    "Blue Harbor",
+    "Nordwind GmbH",
+    "Studio Lumen",
+    "Verde Foods",
+    "Kite Labs",
+    "Maison Ardoise",
+    "Orbit Logistics",
+    "Pinecone Analytics",
+    "Sol y Mar",
 ]
 
 # Engagement of the simulated recipients (of the mails sent)
@@ -286,8 +381,10 @@ class MarketingDemo(models.AbstractModel):
         mail_events = {}  # mailing.trace id -> {event: simulated moment}
         for _round in range(MAX_ROUNDS):
             pending = Trace.search(
-                [("participant_id", "in", participants.ids),
-                 ("state", "in", ("scheduled", "waiting"))]
+                [
+                    ("participant_id", "in", participants.ids),
+                    ("state", "in", ("scheduled", "waiting")),
+                ]
             )
             due = Trace
             for trace in pending:
@@ -372,15 +469,17 @@ class MarketingDemo(models.AbstractModel):
         # steps closed by an event (a "not opened" branch once opened) or by the goal:
         # at the moment of that event, else of their previous step
         for trace in Trace.search(
-            [("participant_id", "in", participants.ids),
-             ("state", "not in", ("scheduled", "waiting")), ("id", "not in", list(sim_done))]
+            [
+                ("participant_id", "in", participants.ids),
+                ("state", "not in", ("scheduled", "waiting")),
+                ("id", "not in", list(sim_done)),
+            ]
         ):
             mail = trace.parent_id.mailing_trace_ids[:1]
-            moments = [
-                at for event, at in mail_events.get(mail.id, {}).items() if event != "sent"
-            ]
+            moments = [at for event, at in mail_events.get(mail.id, {}).items() if event != "sent"]
             sim_done[trace.id] = (
-                min(moments) if moments
+                min(moments)
+                if moments
                 else sim_done.get(trace.parent_id.id) or start_at[trace.participant_id.id]
             )
         trace_ids = list(sim_done)
