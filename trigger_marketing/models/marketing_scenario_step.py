@@ -440,7 +440,14 @@ class MarketingScenarioStep(models.Model):
 
     @api.model
     def _mailing_values(self, scenario, name, subject, body):
+        company = scenario.company_id or self.env.company
         return {
+            # mass_mailing requires a sender: the marketer, else the company
+            "email_from": self.env.user.email_formatted
+            or company.email_formatted
+            or company.partner_id.email_formatted
+            or company.alias_domain_id.default_from_email
+            or self.env["ir.mail_server"]._get_default_from_address(),
             "name": name,
             "subject": subject or name,
             "body_arch": body,

@@ -1,4 +1,4 @@
-import { Component, onWillUpdateProps, useState } from "@odoo/owl";
+import { Component, useState } from "@odoo/owl";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
@@ -23,12 +23,19 @@ export class ScenarioTree extends Component {
         this.action = useService("action");
         this.orm = useService("orm");
         this.state = useState({ key: 1 });
-        this.viewProps = this.makeViewProps(this.props.record.resId);
-        onWillUpdateProps((nextProps) => {
-            if (nextProps.record.resId !== this.props.record.resId) {
-                this.viewProps = this.makeViewProps(nextProps.record.resId);
-            }
-        });
+        this._viewProps = null;
+        this._viewPropsResId = null;
+    }
+
+    /** The props of the embedded view, the same object as long as the scenario is the same
+     * (the record is saved in place: its resId changes on the same object). */
+    get viewProps() {
+        const resId = this.props.record.resId;
+        if (!this._viewProps || resId !== this._viewPropsResId) {
+            this._viewProps = this.makeViewProps(resId);
+            this._viewPropsResId = resId;
+        }
+        return this._viewProps;
     }
 
     makeViewProps(resId) {
