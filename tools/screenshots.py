@@ -225,7 +225,7 @@ def main():
         "res.partner",
         [("marketing_participant_ids", "!=", False)],
         ["id"],
-        order="marketing_score desc, id",
+        order="marketing_score desc nulls last, id",
     )
     base = odoo.url
     action = "action-trigger_marketing.marketing_scenario_action"
@@ -248,12 +248,16 @@ def main():
         browser.navigate(f"{base}/odoo/{action}/{scenario['id']}")
         browser.wait_for(".o_tm_step_tree .o_tm_step_card")
         browser.wait_idle()
+        browser.evaluate("document.querySelector('.o_notebook').scrollIntoView()")
+        time.sleep(0.5)
         browser.screenshot(os.path.join(args.out, "02_scenario_tree.png"))
 
         print("statistics")
         browser.click(".o_notebook .nav-link[name='statistics']")
         browser.wait_for(".o_tm_step_statistics .o_data_row")
         browser.wait_idle()
+        browser.evaluate("document.querySelector('.o_notebook').scrollIntoView()")
+        time.sleep(0.5)
         browser.screenshot(os.path.join(args.out, "04_statistics.png"))
 
         if steps:
@@ -270,6 +274,8 @@ def main():
             browser.click(".o_notebook .nav-link[name='trigger_marketing']")
             browser.wait_for(".o_tm_timeline_walk")
             browser.wait_idle()
+            browser.evaluate("document.querySelector('.o_notebook').scrollIntoView()")
+            time.sleep(0.5)
             browser.screenshot(os.path.join(args.out, "05_partner_marketing.png"))
     finally:
         browser.close()

@@ -154,6 +154,7 @@ P_OPEN = 0.48
 P_CLICK = 0.4  # of the opened
 P_REPLY = 0.08  # of the opened
 P_UNSUBSCRIBE = 0.03  # of the opened
+P_CONVERT = 0.35  # of the clicks, when the demo scenario's goal is simulated
 
 
 class MarketingDemo(models.AbstractModel):
@@ -186,11 +187,12 @@ class MarketingDemo(models.AbstractModel):
         scenarios = self.env["marketing.scenario"].search(
             [("state", "=", "running"), ("model_name", "in", list(records_by_model))]
         )
+        converting = self.env["res.partner.category"]
         if not scenarios:
-            scenarios = self._populate_scenarios()
+            scenarios, converting = self._populate_scenarios()
         now = self.env.cr.now()
         for scenario in scenarios:
-            self._simulate(rng, scenario, records_by_model[scenario.model_name], now)
+            self._simulate(rng, scenario, records_by_model[scenario.model_name], now, converting)
         self.env.invalidate_all()
         return True
 
@@ -258,16 +260,24 @@ class MarketingDemo(models.AbstractModel):
     @api.model
     def _populate_scenarios(self):
         """A welcome series, when no demo scenario runs yet (the ready-made scenarios of
-        the template picker replace it when they are installed)."""
+        the template picker replace it when they are installed). Its goal: becoming a
+        customer (the "Customer" tag), which some contacts reach after a click.
+
+        :return: (scenario, tag that converts)
+        """
         Scenario = self.env["marketing.scenario"]
         Step = self.env["marketing.scenario.step"]
+        Tag = self.env["res.partner.category"]
+        customer = Tag.search([("name", "=", "Customer")], limit=1) or Tag.create(
+            {"name": "Customer"}
+        )
         scenario = Scenario.create(
             {
                 "name": self.env._("Welcome series"),
                 "model_id": self.env["ir.model"]._get_id("res.partner"),
                 "trigger": "create",
                 "domain": "[('email', '!=', False)]",
-                "goal_domain": "[('category_id.name', '=', 'VIP')]",
+                "goal_domain": f"[('category_id', 'in', [{customer.id}])]",
                 "reentry": "never",
             }
         )
@@ -358,14 +368,14 @@ class MarketingDemo(models.AbstractModel):
             }
         )
         scenario.action_start()
-        return scenario
+        return scenario, customer
 
     # ------------------------------------------------------------
     # Simulation
     # ------------------------------------------------------------
 
     @api.model
-    def _simulate(self, rng, scenario, records, now):
+    def _simulate(self, rng, scenario, records, now, converting=None):
         """Walk ``scenario`` with about 80% of ``records``, entered over the last weeks."""
         records = scenario._filter_audience(records)
         records = records.browse([r.id for r in records if rng.random() < 0.8])
@@ -405,7 +415,7 @@ class MarketingDemo(models.AbstractModel):
             if not due:
                 break
             due._claim_now()._process()
-            self._deliver(rng, due, sim_done, mail_events, now)
+            self._deliver(rng, due, sim_done, mail_events, now, converting)
         self._write_simulated_dates(participants, start_at, sim_done, mail_events, now)
 
     @api.model
@@ -415,7 +425,7 @@ class MarketingDemo(models.AbstractModel):
         return mail_events.get(mail.id, {}).get(event)
 
     @api.model
-    def _deliver(self, rng, traces, sim_done, mail_events, now):
+    def _deliver(self, rng, traces, sim_done, mail_events, now, converting=None):
         """The mails these traces queued: "sent" without SMTP, then opened, clicked,
         replied, bounced or unsubscribed by some recipients, as mass_mailing records it."""
         mails = traces.filtered(lambda t: t.state == "done").mailing_trace_ids.filtered(
@@ -455,6 +465,11 @@ class MarketingDemo(models.AbstractModel):
         by_event["click"].set_clicked()
         by_event["click"].marketing_trace_id._on_mail_event("click")
         by_event["reply"].set_replied()
+        if converting:
+            # some of those who clicked become customers: the goal converts their walk
+            buyers = [m.res_id for m in by_event["click"] if rng.random() < P_CONVERT]
+            if buyers:
+                self.env["res.partner"].browse(buyers).write({"category_id": [(4, converting.id)]})
         if by_event["unsubscribe"]:
             Blacklist = self.env["mail.blacklist"].sudo()
             for mail in by_event["unsubscribe"]:

@@ -17,3 +17,4 @@ from . import test_trigger_event
 from . import test_trigger_settings
 from . import test_trigger_signup
 from . import test_tours
+from . import test_demo

@@ -1,5 +1,5 @@
 import { Component, onWillStart, onWillUpdateProps, useState } from "@odoo/owl";
-import { deserializeDateTime, formatDateTime } from "@web/core/l10n/dates";
+import { deserializeDateTime } from "@web/core/l10n/dates";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 import { standardWidgetProps } from "@web/views/widgets/standard_widget_props";
@@ -46,7 +46,15 @@ export class MarketingTimeline extends Component {
     }
 
     formatDate(value) {
-        return value ? formatDateTime(deserializeDateTime(value)) : "";
+        if (!value) {
+            return "";
+        }
+        const date = deserializeDateTime(value);
+        const format = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" };
+        if (date.year !== new Date().getFullYear()) {
+            format.year = "numeric";
+        }
+        return date.toLocaleString(format);
     }
 
     stateIcon(step) {
