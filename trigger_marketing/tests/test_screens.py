@@ -93,7 +93,7 @@ class TestScreens(TriggerMarketingCase):
             ),
             (welcome.id, "mail_not_open", 3),
         )
-        step = Form(self.env["marketing.scenario.step"].with_context(context))
+        step = Form(self.env["marketing.scenario.step"].with_context(**context))
         step.name = "Reminder"
         step.mail_subject = "Did you see this?"
         step = step.save()

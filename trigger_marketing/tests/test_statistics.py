@@ -98,10 +98,35 @@ class TestStatistics(TriggerMarketingCase):
                 self.run_cron()
         self.env.invalidate_all()
         with self.assertQueryCount(4):
-            welcome.stat_done  # noqa: B018 - computing is the point
+            welcome.mapped("stat_done")  # computing is the point
         self.env.invalidate_all()
         with self.assertQueryCount(4):
             (welcome | others).mapped("stat_done")
+
+    def test_kanban_figures_queries_do_not_grow_with_scenarios(self):
+        scenarios = self.env["marketing.scenario"]
+        for index in range(4):
+            scenario = self.make_scenario(name=f"Scenario {index}", domain="[]")
+            self.make_step(scenario, "mail", name=f"Hello {index}")
+            scenario.action_start()
+            scenarios |= scenario
+        with self.at(NOW):
+            for scenario in scenarios:
+                scenario.enroll(self.make_partners(2, name=f"{scenario.name}"))
+            with self.mock_mail_gateway():
+                self.run_cron()
+        figures = ["running_count", "sent_count", "open_rate", "conversion_rate",
+                   "converted_revenue", "participant_count"]
+
+        def queries(records):
+            self.env.invalidate_all()
+            before = self.env.cr.sql_log_count
+            records.read(figures)
+            return self.env.cr.sql_log_count - before
+
+        queries(scenarios)  # warm the caches of the environment (user, company)
+        self.assertEqual(queries(scenarios[:1]), queries(scenarios))
+        self.assertEqual(scenarios[-1].sent_count, 2)
 
     def test_revenue_is_zero_without_amount(self):
         scenario = self.make_scenario(goal_domain="[('is_company', '=', True)]")
