@@ -931,6 +931,11 @@ class MarketingScenarioStep(models.Model):
             "target": "current",
         }
 
+    def action_delete(self):
+        """Delete from the step form (the step tree opens steps in a dialog)."""
+        self.unlink()
+        return {"type": "ir.actions.act_window_close"}
+
     def action_add_child(self):
         """Add a step under this one, woken by ``tm_trigger_type`` of the context (the
         buttons of the step tree: "+ next step", "+ if opened", "+ yes"...)."""

@@ -98,6 +98,8 @@ class TestScreens(TriggerMarketingCase):
         step.mail_subject = "Did you see this?"
         step = step.save()
         self.assertEqual((step.parent_id, step.trigger_type), (welcome, "mail_not_open"))
+        self.assertEqual(step.action_delete()["type"], "ir.actions.act_window_close")
+        self.assertFalse(step.exists(), "a step that never ran is really deleted")
         first = scenario.action_add_step()["context"]
         self.assertEqual((first["default_parent_id"], first["default_delay"]), (False, 0))
 
