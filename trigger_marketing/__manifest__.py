@@ -20,10 +20,16 @@
         "views/marketing_scenario_test_views.xml",
         "views/mailing_mailing_views.xml",
         "views/res_partner_views.xml",
+        "views/marketing_score_rule_views.xml",
+        "views/marketing_score_band_action_views.xml",
+        "views/marketing_score_history_views.xml",
+        "views/marketing_scenario_template_wizard_views.xml",
         "views/res_config_settings_views.xml",
         "views/trigger_marketing_menus.xml",
     ],
     "demo": [
+        "demo/marketing_score_demo.xml",
+        "demo/marketing_scenario_demo.xml",
         # last: walks the demo scenarios created by the files above
         "demo/marketing_demo.xml",
     ],

@@ -1,9 +1,22 @@
 from odoo import api, fields, models
 
+from .marketing_score_rule import MAIL_SCORE_EVENTS
+
+# mailing.trace fields whose change may be an engagement event
+EVENT_DATE_FIELDS = {"open_datetime", "reply_datetime", "links_click_datetime"}
+EVENT_FIELDS = {"trace_status", *EVENT_DATE_FIELDS}
+ENGAGEMENT_STATUSES = ("open", "reply", "bounce")
+
 
 class MailingTrace(models.Model):
-    """Link mass_mailing's traces to scenario traces, and move the branches that wait
-    for an open, a click, a reply or a bounce."""
+    """Link mass_mailing's traces to scenario traces, move the branches that wait for an
+    open, a click, a reply or a bounce, and score these events.
+
+    Scoring counts every mail tracked by mass_mailing, scenario mails and plain mass
+    mailings alike (a click is a click): score rules restricted to scenarios count only
+    the mails of those scenarios. Each event counts once per mail: the first open, the
+    first click, the first reply, the bounce. Test mails never count.
+    """
 
     _inherit = "mailing.trace"
 
@@ -27,26 +40,102 @@ class MailingTrace(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
-        """Detect engagement events on traces linked to scenarios (cheaply)."""
-        linked = self.filtered("marketing_trace_id") if self else self
-        if not linked:
+        """Detect engagement events (cheaply: nothing is read unless the write may be one
+        and a scenario or a score rule cares)."""
+        if not (self and EVENT_FIELDS & set(vals)):
+            return super().write(vals)
+        if set(vals).isdisjoint(EVENT_DATE_FIELDS) and vals["trace_status"] not in (
+            ENGAGEMENT_STATUSES
+        ):
+            return super().write(vals)  # sent, error, cancel...: no engagement event
+        if self.env["marketing.score.rule"]._has_rules(MAIL_SCORE_EVENTS):
+            watched = self
+        else:
+            watched = self.filtered("marketing_trace_id")
+        if not watched:
             return super().write(vals)
         before = {
-            trace.id: (trace.open_datetime, trace.reply_datetime, trace.trace_status)
-            for trace in linked
+            trace.id: (
+                trace.open_datetime,
+                trace.reply_datetime,
+                trace.trace_status,
+                trace.links_click_datetime,
+            )
+            for trace in watched
         }
         res = super().write(vals)
-        events = {"open": [], "reply": [], "bounce": []}
-        for trace in linked:
-            opened, replied, status = before[trace.id]
+        events = {"open": [], "reply": [], "bounce": [], "click": []}
+        for trace in watched:
+            opened, replied, status, clicked = before[trace.id]
             if trace.open_datetime and not opened:
-                events["open"].append(trace.marketing_trace_id.id)
+                events["open"].append(trace)
             if trace.reply_datetime and not replied:
-                events["reply"].append(trace.marketing_trace_id.id)
+                events["reply"].append(trace)
             if trace.trace_status == "bounce" and status != "bounce":
-                events["bounce"].append(trace.marketing_trace_id.id)
+                events["bounce"].append(trace)
+            if trace.links_click_datetime and not clicked:
+                events["click"].append(trace)
         Trace = self.env["marketing.scenario.trace"].sudo()
-        for event, trace_ids in events.items():
-            if trace_ids:
-                Trace.browse(trace_ids)._on_mail_event(event)
+        for event, traces in events.items():
+            # clicks wake the branches from link.tracker.click (they need the URL)
+            linked = [t.marketing_trace_id.id for t in traces if t.marketing_trace_id]
+            if linked and event != "click":
+                Trace.browse(linked)._on_mail_event(event)
+        if any(events.values()):
+            self._marketing_score_mail_events(events)
         return res
+
+    @api.model
+    def _marketing_score_mail_events(self, events):
+        """Score the mail events {'open'|'click'|'reply'|'bounce': [mailing.trace]}.
+
+        The contact of a scenario mail is the participant's; for other mails, the mailed
+        contact itself (mailings on contacts), else the oldest active contact with the
+        mail's address (mailing lists, leads...). One query to find those.
+        """
+        Rule = self.env["marketing.score.rule"]
+        events = {
+            event: [
+                t.sudo()
+                for t in traces
+                if not t.is_test_trace and not t.sudo().marketing_trace_id.is_test
+            ]
+            for event, traces in events.items()
+            if traces and Rule._has_rules([f"mail_{event}"])
+        }
+        traces = {t for traces in events.values() for t in traces}
+        if not traces:
+            return
+        emails = {
+            t.email
+            for t in traces
+            if not t.marketing_trace_id.participant_id.partner_id
+            and t.model != "res.partner"
+            and t.email
+        }
+        partner_by_email = self.env["res.partner"]._marketing_partner_by_email(emails)
+        score_events = []
+        for event, event_traces in events.items():
+            for trace in event_traces:
+                marketing_trace = trace.marketing_trace_id
+                partner_id = marketing_trace.participant_id.partner_id.id
+                if not partner_id:
+                    partner_id = (
+                        trace.res_id
+                        if trace.model == "res.partner"
+                        else partner_by_email.get(trace.email)
+                    )
+                score_events.append(
+                    {
+                        "partner_id": partner_id,
+                        "event": f"mail_{event}",
+                        "scenario_id": marketing_trace.scenario_id.id or None,
+                        "step_id": marketing_trace.step_id.id or None,
+                        "trace_id": marketing_trace.id or None,
+                        "res_model": "mailing.trace",
+                        "res_id": trace.id,
+                        "company_id": marketing_trace.company_id.id or None,
+                        "description": trace.mass_mailing_id.subject,
+                    }
+                )
+        self.env["res.partner"].sudo()._marketing_score_apply(score_events)

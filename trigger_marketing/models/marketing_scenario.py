@@ -12,6 +12,7 @@ from odoo.tools.mail import formataddr
 
 from ..tools import entry_dates
 from .marketing_scenario_step import DELAY_UNITS
+from .marketing_send_window_mixin import WINDOW_FIELDS
 
 _logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class MarketingScenario(models.Model):
 
     _name = "marketing.scenario"
     _description = "Marketing Scenario"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "marketing.send.window.mixin"]
     _order = "sequence, id desc"
 
     name = fields.Char(required=True, translate=True, tracking=True)
@@ -95,6 +96,10 @@ class MarketingScenario(models.Model):
         tracking=True,
         help="When a record enters the scenario. Whatever the trigger, records can also be "
         "added by hand.",
+    )
+    score_threshold = fields.Integer(
+        help="Score trigger: a contact enters when its score crosses this threshold upwards "
+        "(from below it to at least it), in the same transaction as the event that scored.",
     )
     domain = fields.Char(
         string="Audience",
@@ -195,6 +200,12 @@ class MarketingScenario(models.Model):
         "scenario_id",
         string="Test runs",
         domain=[("is_test", "=", True)],
+    )
+    window_enabled = fields.Boolean(
+        string="Send window",
+        help="E-mails are sent only on these days and hours, in the recipient's time zone "
+        "(the contact's, else the company's, else UTC). An e-mail due outside the window "
+        "waits for its next opening. Steps can have their own window or none.",
     )
 
     # --- entry trigger "signup"
@@ -559,6 +570,13 @@ class MarketingScenario(models.Model):
             if scenario.goal_domain:
                 scenario._parse_domain(scenario.goal_domain, scenario.env._("Goal"))
 
+    @api.constrains("window_enabled", *WINDOW_FIELDS)
+    def _check_window(self):
+        self._check_send_window()
+
+    def _window_is_set(self):
+        return self.window_enabled
+
     @api.constrains("reentry", "reentry_days")
     def _check_reentry_days(self):
         for scenario in self:
@@ -566,6 +584,25 @@ class MarketingScenario(models.Model):
                 raise ValidationError(
                     self.env._(
                         "Scenario %(name)s: the re-entry delay must be at least one day.",
+                        name=scenario.name,
+                    )
+                )
+
+    @api.constrains("trigger", "model_id", "score_threshold")
+    def _check_score_trigger(self):
+        for scenario in self.filtered(lambda s: s.trigger == "score"):
+            if scenario.model_name != "res.partner":
+                raise ValidationError(
+                    self.env._(
+                        "Scenario %(name)s: only scenarios on contacts can start on a score "
+                        "threshold (the score belongs to the contact).",
+                        name=scenario.name,
+                    )
+                )
+            if scenario.score_threshold <= 0:
+                raise ValidationError(
+                    self.env._(
+                        "Scenario %(name)s: set a score threshold above 0.",
                         name=scenario.name,
                     )
                 )
@@ -632,6 +669,7 @@ class MarketingScenario(models.Model):
             "signup_list_ids",
             "event_name",
             "date_field_id",
+            "score_threshold",
         } & set(vals):
             self.env.registry.clear_cache()
         if "state" in vals or "active" in vals:
@@ -1055,6 +1093,7 @@ class MarketingScenario(models.Model):
                 {
                     "id": scenario.id,
                     "trigger": scenario.trigger,
+                    "score_threshold": scenario.score_threshold,
                     "audience_fields": frozenset(_domain_fields(scenario._audience_domain())),
                     "goal_fields": frozenset(_domain_fields(goal))
                     if goal is not None
@@ -1237,6 +1276,10 @@ class MarketingScenario(models.Model):
         if not records or not name:
             return Participant
         _check_payload(self.env, payload)
+        # the event scores once, whichever scenarios it starts
+        self.env["res.partner"].sudo()._marketing_score_records(
+            "event", records.sudo(), event_name=name.strip()
+        )
         scenarios = self.sudo().search(
             [
                 ("trigger", "=", "event"),
@@ -1305,6 +1348,9 @@ class MarketingScenario(models.Model):
             return {"ok": True, "duplicate": True, "enrolled": False}
         event = self.env["marketing.scenario.event"].sudo().browse(row[0])
         records = self._records_for_email(email, name)
+        self.env["res.partner"].sudo()._marketing_score_records(
+            "event", records, source=event, scenario=self, event_name=self.event_name
+        )
         participants = self._enroll_with_payload(records, payload or {})
         event.write({"res_id": records[:1].id, "participant_id": participants[:1].id})
         return {"ok": True, "duplicate": False, "enrolled": bool(participants)}

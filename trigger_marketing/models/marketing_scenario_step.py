@@ -12,6 +12,8 @@ from odoo.tools.safe_eval import dateutil as safe_dateutil
 from odoo.tools.safe_eval import safe_eval
 from odoo.tools.safe_eval import time as safe_time
 
+from .marketing_send_window_mixin import WINDOW_FIELDS
+
 DELAY_UNITS = [
     ("minutes", "Minutes"),
     ("hours", "Hours"),
@@ -82,6 +84,11 @@ ACTION_ICONS = {
 }
 
 
+# Actions that reach the contact: the scenario's send window applies to them by default.
+# Other actions (conditions, score, tags, lists, activities for the salesperson...) run at
+# once unless their step has a window of its own.
+WINDOW_ACTIONS = ("mail",)
+
 # mailing.trace failure types (mass_mailing) -> our skip reasons
 MAIL_FAILURE_REASONS = {
     "mail_bl": "blacklisted",
@@ -101,6 +108,7 @@ class MarketingScenarioStep(models.Model):
 
     _name = "marketing.scenario.step"
     _description = "Scenario Step"
+    _inherit = ["marketing.send.window.mixin"]
     _order = "scenario_id, sequence, id"
 
     name = fields.Char(required=True, translate=True)
@@ -200,6 +208,19 @@ class MarketingScenarioStep(models.Model):
         string="Server action",
         ondelete="restrict",
         domain="[('model_id.model', '=', model_name), ('usage', '=', 'ir_actions_server')]",
+    )
+    window_mode = fields.Selection(
+        [
+            ("scenario", "Scenario's window"),
+            ("none", "Any time"),
+            ("own", "Own window"),
+        ],
+        string="Send window",
+        default="scenario",
+        required=True,
+        help="Scenario's window: the send window of the scenario, for e-mail steps (other "
+        "actions run at once). Any time: no window for this step. Own window: the days "
+        "and hours below, whatever the action.",
     )
     summary = fields.Char(
         string="In plain language", compute="_compute_summary", help="The step in plain language."
@@ -739,6 +760,26 @@ class MarketingScenarioStep(models.Model):
                         step=step.name,
                     )
                 )
+
+    @api.constrains("window_mode", *WINDOW_FIELDS)
+    def _check_window(self):
+        self._check_send_window()
+
+    def _window_is_set(self):
+        return self.window_mode == "own"
+
+    def _send_window(self):
+        """The record (this step or its scenario) whose send window applies, or None."""
+        self.ensure_one()
+        if self.window_mode == "own":
+            return self
+        if (
+            self.window_mode == "scenario"
+            and self.action_type in WINDOW_ACTIONS
+            and self.scenario_id.window_enabled
+        ):
+            return self.scenario_id
+        return None
 
     @api.constrains("filter_domain", "condition_domain", "scenario_id")
     def _check_domains(self):

@@ -519,8 +519,43 @@ class MarketingScenarioTrace(models.Model):
             self._execute_isolated(step, traces, records_by_trace, outcome)
 
     def _apply_send_window(self, step, traces, outcome):
-        """Hook: postpone the traces due outside the send window; return those to run now."""
-        return traces
+        """Postpone the traces due outside the step's send window to its next opening in
+        the recipient's time zone; return those to run now.
+
+        The recipient's time zone is the contact's, else the scenario company's, else UTC.
+        Set-based: the time zones are read in one query and the next opening is computed
+        once per time zone, not per trace. Test participants ignore windows: a test run
+        must show its mails at once. The cron is woken at the earliest opening by
+        ``_schedule_next_run`` at the end of the run.
+        """
+        window = step._send_window()
+        real = traces.filtered(lambda t: not t.is_test)
+        if not window or not real:
+            return traces
+        partners = real.participant_id.partner_id
+        partners.fetch(["tz"])
+        default_tz = step.scenario_id.company_id.partner_id.tz or "UTC"
+        by_tz = defaultdict(list)
+        for trace in real:
+            by_tz[trace.participant_id.partner_id.tz or default_tz].append(trace.id)
+        to_run = traces - real
+        for tz_name, trace_ids in by_tz.items():
+            group = self.browse(trace_ids)
+            opening = window._window_next_opening(outcome.now, tz_name)
+            if opening is None or opening <= outcome.now:
+                to_run |= group
+            else:
+                outcome.postpone(
+                    group,
+                    opening,
+                    self.env._(
+                        "Outside the send window (%(window)s, %(tz)s): postponed to its "
+                        "next opening.",
+                        window=window.window_description,
+                        tz=tz_name,
+                    ),
+                )
+        return to_run
 
     def _process_deadline(self, step, traces, records_by_trace, outcome):
         """Traces that waited for something until their deadline."""

@@ -18,3 +18,11 @@ from . import test_trigger_settings
 from . import test_trigger_signup
 from . import test_tours
 from . import test_demo
+from . import test_send_window
+from . import test_score_rules
+from . import test_score_bands
+from . import test_score_threshold
+from . import test_score_decay
+from . import test_score_performance
+from . import test_templates
+from . import test_score_sources

@@ -32,6 +32,27 @@ class TriggerMarketingCase(MassMailCase, CronMixinCase):
             email="tm.manager@example.com",
         )
         cls.partner_model = cls.env["ir.model"]._get("res.partner")
+        # never rely on demo data: no demo score rule, band action or running scenario
+        cls.env["marketing.score.rule"].search([]).active = False
+        cls.env["marketing.score.band.action"].search([]).active = False
+        cls.env["marketing.scenario"].search([("state", "=", "running")]).state = "stopped"
+        cls.set_score_settings(warm=20, hot=50, decay=False)
+
+    @classmethod
+    def set_score_settings(
+        cls, warm=None, hot=None, decay=None, decay_percent=None, decay_period=None
+    ):
+        ICP = cls.env["ir.config_parameter"].sudo()
+        values = {
+            "trigger_marketing.score_warm": warm,
+            "trigger_marketing.score_hot": hot,
+            "trigger_marketing.score_decay": decay,
+            "trigger_marketing.score_decay_percent": decay_percent,
+            "trigger_marketing.score_decay_period": decay_period,
+        }
+        for key, value in values.items():
+            if value is not None:
+                ICP.set_param(key, value if value is not True else "True")
 
     # ------------------------------------------------------------
     # Builders
@@ -69,6 +90,11 @@ class TriggerMarketingCase(MassMailCase, CronMixinCase):
             values["mailing_id"] = self.make_mailing(scenario, subject=values["name"]).id
         values.update(vals)
         return self.env["marketing.scenario.step"].create(values)
+
+    def make_rule(self, event="mail_click", points=5, **vals):
+        return self.env["marketing.score.rule"].create(
+            dict({"name": f"{event} {points:+d}", "event": event, "points": points}, **vals)
+        )
 
     def make_partners(self, count, **vals):
         return self.env["res.partner"].create(

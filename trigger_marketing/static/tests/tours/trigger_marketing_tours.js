@@ -1,9 +1,70 @@
 import { registry } from "@web/core/registry";
 
+/** Create the scenario from the ready-made "Welcome series" (the template picker). */
+function createFromTemplateSteps() {
+    return [
+        {
+            content: "Start from a ready-made scenario",
+            trigger: ".o_main_navbar a:contains(New from a template)",
+            run: "click",
+        },
+        {
+            content: "Pick the welcome series",
+            trigger: ".modal div[name=template] label:contains(Welcome series)",
+            run: "click",
+        },
+        {
+            trigger: ".modal button[name=action_create]",
+            run: "click",
+        },
+        {
+            content: "The draft scenario opens on its tree",
+            trigger: ".o_tm_tree > .o_tm_tree_node > .o_hierarchy_node_container .o_tm_step_card:contains(Welcome)",
+        },
+        {
+            content: "with its ready-made branch",
+            trigger: ".o_tm_tree_children .o_tm_branch_label:contains(Mail not opened)",
+        },
+    ];
+}
+
+/** Add a branch under the first e-mail: "if clicked". */
+function addClickBranchSteps() {
+    return [
+        {
+            content: "Add a branch for those who click in the welcome e-mail",
+            trigger: ".o_tm_tree > .o_tm_tree_node > .o_hierarchy_node_container .o_tm_add_mail_click",
+            run: "click",
+        },
+        {
+            content: "The dialog is preset: after Welcome, when clicked, within 3 days",
+            trigger: ".modal .o_form_view div[name=summary]:contains(When a link of “Welcome” is clicked (within 3 days))",
+        },
+        {
+            trigger: ".modal .o_form_view div[name=name] input",
+            run: "edit Thanks for clicking",
+        },
+        {
+            trigger: ".modal .o_form_view div[name=mail_subject] input",
+            run: "edit Glad you liked it",
+        },
+        {
+            trigger: ".modal .o_form_button_save",
+            run: "click",
+        },
+        {
+            trigger: "body:not(:has(.modal))",
+        },
+        {
+            content: "The branch hangs under Welcome, labelled",
+            trigger:
+                ".o_tm_tree > .o_tm_tree_node > .o_tm_tree_children > .o_tm_tree_node:has(.o_tm_step_card:contains(Thanks for clicking)) .o_tm_branch_label:contains(Mail clicked)",
+        },
+    ];
+}
+
 /**
- * Build a scenario from scratch. Once the template picker is merged, replace these steps
- * by "pick a template" steps: the rest of the tour only needs a scenario with a "Welcome"
- * e-mail step in its tree.
+ * Build a scenario from scratch: its first step, then a branch under it.
  */
 function createScenarioSteps() {
     return [
@@ -84,7 +145,7 @@ function addBranchSteps() {
     ];
 }
 
-function testRunSteps() {
+function testRunSteps(scenarioName, branchName) {
     return [
         {
             content: "Test the scenario",
@@ -123,17 +184,17 @@ function testRunSteps() {
         },
         {
             content: "and the 'not opened' branch waits",
-            trigger: ".o_form_view div[name=trace_ids] .o_data_row:contains(Reminder):contains(Scheduled)",
+            trigger: `.o_form_view div[name=trace_ids] .o_data_row:contains(${branchName}):contains(Scheduled)`,
         },
         {
             content: "Back to the scenario",
-            trigger: ".o_breadcrumb .breadcrumb-item a:contains(Tour welcome)",
+            trigger: `.o_breadcrumb .breadcrumb-item a:contains(${scenarioName})`,
             run: "click",
         },
     ];
 }
 
-function startAndStatisticsSteps() {
+function startAndStatisticsSteps(stepName) {
     return [
         {
             content: "Start the scenario",
@@ -153,7 +214,7 @@ function startAndStatisticsSteps() {
             trigger: ".o_tm_step_statistics .o_data_row:contains(Welcome)",
         },
         {
-            trigger: ".o_tm_step_statistics .o_data_row:contains(Reminder)",
+            trigger: `.o_tm_step_statistics .o_data_row:contains(${stepName})`,
         },
         {
             content: "The test walk is not counted",
@@ -165,11 +226,16 @@ function startAndStatisticsSteps() {
 registry.category("web_tour.tours").add("trigger_marketing_scenario_tour", {
     url: "/odoo/action-trigger_marketing.marketing_scenario_action",
     steps: () => [
-        ...createScenarioSteps(),
-        ...addBranchSteps(),
-        ...testRunSteps(),
-        ...startAndStatisticsSteps(),
+        ...createFromTemplateSteps(),
+        ...addClickBranchSteps(),
+        ...testRunSteps("Welcome series", "Welcome reminder"),
+        ...startAndStatisticsSteps("Thanks for clicking"),
     ],
+});
+
+registry.category("web_tour.tours").add("trigger_marketing_scratch_tour", {
+    url: "/odoo/action-trigger_marketing.marketing_scenario_action",
+    steps: () => [...createScenarioSteps(), ...addBranchSteps()],
 });
 
 registry.category("web_tour.tours").add("trigger_marketing_contact_tour", {

@@ -1,0 +1,2 @@
+from . import marketing_scenario
+from . import sale_order
