@@ -210,11 +210,16 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     odoo = Odoo(args.url, args.db, args.login, args.password)
     scenarios = odoo.search_read(
-        "marketing.scenario", [("state", "=", "running")], ["id", "name"], order="id"
+        "marketing.scenario",
+        [("state", "=", "running")],
+        ["id", "name", "step_count", "participant_count"],
+        order="id",
+        limit=None,
     )
     if not scenarios:
         raise SystemExit("no running scenario: is this the demo database of `make run`?")
-    scenario = scenarios[0]
+    # the richest tree that contacts walk
+    scenario = max(scenarios, key=lambda s: (s["participant_count"] > 0, s["step_count"]))
     steps = odoo.search_read(
         "marketing.scenario.step",
         [("scenario_id", "=", scenario["id"]), ("action_type", "=", "mail")],
@@ -223,7 +228,7 @@ def main():
     )
     partners = odoo.search_read(
         "res.partner",
-        [("marketing_participant_ids", "!=", False)],
+        [("marketing_participant_ids.scenario_id", "=", scenario["id"])],
         ["id"],
         order="marketing_score desc nulls last, id",
     )

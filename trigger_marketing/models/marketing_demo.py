@@ -18,6 +18,10 @@ DEMO_SEED = 19
 DEMO_CONTACTS = 200
 DEMO_DAYS = 45  # contacts entered the scenarios during the last 45 days
 MAX_ROUNDS = 15  # depth of the deepest scenario tree walked by the simulation
+# Scenarios that records enter when they are created or added: their demo walks start at
+# simulated moments. The others (score threshold, dates, events, carts) enter by their own
+# trigger, for real, when the simulated behaviour makes them fire.
+SIMULATED_TRIGGERS = ("manual", "create", "match", "signup")
 
 FIRST_NAMES = [
     "Emma",
@@ -154,7 +158,7 @@ P_OPEN = 0.48
 P_CLICK = 0.4  # of the opened
 P_REPLY = 0.08  # of the opened
 P_UNSUBSCRIBE = 0.03  # of the opened
-P_CONVERT = 0.35  # of the clicks, when the demo scenario's goal is simulated
+P_CONVERT = 0.5  # of the clicks, when the demo scenario's goal is simulated
 
 
 class MarketingDemo(models.AbstractModel):
@@ -185,14 +189,35 @@ class MarketingDemo(models.AbstractModel):
         partners = self._populate_contacts(rng)
         records_by_model = self._populate_records(rng, partners)
         scenarios = self.env["marketing.scenario"].search(
-            [("state", "=", "running"), ("model_name", "in", list(records_by_model))]
+            [
+                ("state", "=", "running"),
+                ("model_name", "in", list(records_by_model)),
+                ("trigger", "in", SIMULATED_TRIGGERS),
+            ]
         )
-        converting = self.env["res.partner.category"]
-        if not scenarios:
-            scenarios, converting = self._populate_scenarios()
+        own, converting = self._populate_scenarios()
+        scenarios |= own
         now = self.env.cr.now()
         for scenario in scenarios:
-            self._simulate(rng, scenario, records_by_model[scenario.model_name], now, converting)
+            # only the demo's own goal is simulated: the goals of the others are unknown
+            goal_tag = converting if scenario == own else None
+            self._simulate(rng, scenario, records_by_model[scenario.model_name], now, goal_tag)
+        if "marketing_last_engagement" in self.env["res.partner"]._fields:
+            # engagement happened at the simulated moments of the score history
+            self.env.flush_all()
+            self.env.cr.execute(
+                SQL(
+                    """
+                    UPDATE res_partner p
+                       SET marketing_last_engagement = h.last
+                      FROM (SELECT partner_id, max(date) AS last FROM marketing_score_history
+                             WHERE partner_id = ANY(%s) AND event IS NOT NULL
+                             GROUP BY partner_id) h
+                     WHERE p.id = h.partner_id AND p.marketing_last_engagement IS NOT NULL
+                    """,
+                    partners.ids,
+                )
+            )
         self.env.invalidate_all()
         return True
 
@@ -211,10 +236,11 @@ class MarketingDemo(models.AbstractModel):
             )
         }
         Tag = self.env["res.partner.category"]
-        tags = [
-            Tag.search([("name", "=", name)], limit=1) or Tag.create({"name": name})
+        tags = {
+            name: Tag.search([("name", "=", name)], limit=1) or Tag.create({"name": name})
             for name in ("Newsletter", "Prospect", "VIP")
-        ]
+        }
+        tag_odds = {"Newsletter": 0.3, "Prospect": 0.5, "VIP": 0.12}
         vals_list = []
         seen = set()
         for index in range(DEMO_CONTACTS):
@@ -232,7 +258,9 @@ class MarketingDemo(models.AbstractModel):
                 "country_id": countries.get(code, self.env["res.country"]).id,
                 "tz": tz if rng.random() < 0.8 else False,
                 "lang": "en_US",
-                "category_id": [(6, 0, [tag.id for tag in tags if rng.random() < 0.3])],
+                "category_id": [
+                    (6, 0, [tag.id for name, tag in tags.items() if rng.random() < tag_odds[name]])
+                ],
             }
             if rng.random() < 0.55:
                 vals["phone"] = f"+{rng.randint(30, 49)} {rng.randint(100, 999)} " + str(
@@ -259,9 +287,9 @@ class MarketingDemo(models.AbstractModel):
 
     @api.model
     def _populate_scenarios(self):
-        """A welcome series, when no demo scenario runs yet (the ready-made scenarios of
-        the template picker replace it when they are installed). Its goal: becoming a
-        customer (the "Customer" tag), which some contacts reach after a click.
+        """A scenario of the demo's own, next to the ready-made ones: prospects get an
+        offer, are reminded, called when they have a phone. Its goal: becoming a customer
+        (the "Customer" tag), which some contacts reach after a click.
 
         :return: (scenario, tag that converts)
         """
@@ -271,12 +299,13 @@ class MarketingDemo(models.AbstractModel):
         customer = Tag.search([("name", "=", "Customer")], limit=1) or Tag.create(
             {"name": "Customer"}
         )
+        prospect = Tag.search([("name", "=", "Prospect")], limit=1)
         scenario = Scenario.create(
             {
-                "name": self.env._("Welcome series"),
+                "name": self.env._("Prospects to customers"),
                 "model_id": self.env["ir.model"]._get_id("res.partner"),
-                "trigger": "create",
-                "domain": "[('email', '!=', False)]",
+                "trigger": "manual",
+                "domain": f"[('category_id', 'in', [{prospect.id}]), ('email', '!=', False)]",
                 "goal_domain": f"[('category_id', 'in', [{customer.id}])]",
                 "reentry": "never",
             }
@@ -290,20 +319,20 @@ class MarketingDemo(models.AbstractModel):
                 + Markup('<p><a href="https://www.example.com/start">Get started</a></p>')
             )
 
-        welcome = Step.create(
+        offer = Step.create(
             {
                 "scenario_id": scenario.id,
-                "name": "Welcome",
+                "name": "Offer",
                 "action_type": "mail",
-                "mail_subject": "Welcome aboard!",
-                "mail_body_html": body("Thanks for joining us: here is how to start."),
+                "mail_subject": "A welcome offer, for you",
+                "mail_body_html": body("Your first order ships free this month."),
             }
         )
         Step.create(
             {
                 "scenario_id": scenario.id,
-                "parent_id": welcome.id,
-                "name": "Engaged: +10 points",
+                "parent_id": offer.id,
+                "name": "Interested: +10 points",
                 "action_type": "score",
                 "trigger_type": "mail_open",
                 "delay": 3,
@@ -313,25 +342,25 @@ class MarketingDemo(models.AbstractModel):
         reminder = Step.create(
             {
                 "scenario_id": scenario.id,
-                "parent_id": welcome.id,
+                "parent_id": offer.id,
                 "name": "Reminder",
                 "action_type": "mail",
                 "trigger_type": "mail_not_open",
                 "delay": 3,
-                "mail_subject": "Did you see our welcome?",
-                "mail_body_html": body("A short reminder: your account is ready."),
+                "mail_subject": "Your offer ends soon",
+                "mail_body_html": body("A short reminder: free shipping ends this month."),
             }
         )
         Step.create(
             {
                 "scenario_id": scenario.id,
-                "parent_id": welcome.id,
-                "name": "Best content",
+                "parent_id": offer.id,
+                "name": "Customer stories",
                 "action_type": "mail",
                 "trigger_type": "mail_click",
                 "delay": 5,
-                "mail_subject": "Our best content, picked for you",
-                "mail_body_html": body("Since you liked our first e-mail, here is more."),
+                "mail_subject": "How others use it",
+                "mail_body_html": body("Three customers tell how they started."),
             }
         )
         check = Step.create(
@@ -385,6 +414,7 @@ class MarketingDemo(models.AbstractModel):
             rec.id: now - timedelta(minutes=rng.randint(30, DEMO_DAYS * 24 * 60)) for rec in records
         }
         participants = scenario.enroll(records)
+        scenario.date_start = min(entry.values())  # it has been running since then
         Trace = self.env["marketing.scenario.trace"]
         start_at = {p.id: entry[p.res_id] for p in participants}
         sim_done = {}  # trace id -> simulated moment it was done
@@ -615,15 +645,24 @@ class MarketingDemo(models.AbstractModel):
                         list(unsubscribed.values()),
                     )
                 )
-        # score history and activities at the moment of their step
+        # score history at the moment of its step, or of the e-mail event it rewards
+        event_date = SQL("NULL::timestamp")
+        if "event" in self.env["marketing.score.history"]._fields:
+            event_date = SQL(
+                """CASE h.event WHEN 'mail_open' THEN t.mail_opened_at
+                                WHEN 'mail_click' THEN t.mail_clicked_at
+                                WHEN 'mail_reply' THEN t.mail_replied_at END"""
+            )
         cr.execute(
             SQL(
                 """
                 UPDATE marketing_score_history h
-                   SET date = t.done_at, create_date = t.done_at
+                   SET date = COALESCE(%s, t.done_at), create_date = COALESCE(%s, t.done_at)
                   FROM marketing_scenario_trace t
                  WHERE h.trace_id = t.id AND t.participant_id = ANY(%s)
                 """,
+                event_date,
+                event_date,
                 pids,
             )
         )

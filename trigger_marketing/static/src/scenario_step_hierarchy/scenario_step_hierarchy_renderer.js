@@ -1,4 +1,5 @@
 import { Component } from "@odoo/owl";
+import { _t } from "@web/core/l10n/translation";
 import { HierarchyRenderer } from "@web_hierarchy/hierarchy_renderer";
 import { ScenarioStepHierarchyCard } from "./scenario_step_hierarchy_card";
 
@@ -22,6 +23,9 @@ export class ScenarioStepTreeNode extends Component {
         const value = node.data.trigger_type;
         if (!field || !value || !node.parentNode) {
             return "";
+        }
+        if (value === "after") {
+            return _t("Then");
         }
         const option = (field.selection || []).find(([key]) => key === value);
         return option ? option[1] : value;
