@@ -6,7 +6,7 @@
 TM := bash tools/tm.sh
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-slow bench lint format drop-db
+.PHONY: help setup run screenshots test test-slow bench lint format drop-db
 
 help:               ## list the targets and settings
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,6 +18,9 @@ setup:              ## install what is missing (Odoo 19, dev tools), check Postg
 
 run:                ## demo database (DB, with demo data) + Odoo on http://localhost:8069 (PORT)
 	@$(TM) run
+
+screenshots:        ## demo database + PNGs of the main screens into screenshots/ (SHOTS_DIR)
+	@$(TM) screenshots
 
 test:               ## fresh test database, pytest -m "not slow" (TESTS, PYTEST_ARGS, KEEP_DB)
 	@$(TM) test

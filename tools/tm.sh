@@ -3,6 +3,7 @@
 #
 #   tools/tm.sh setup          install what is missing, check PostgreSQL, print the set-up
 #   tools/tm.sh run            set-up + create/update the demo database + serve Odoo
+#   tools/tm.sh screenshots    set-up + demo database + PNGs of the main screens (SHOTS_DIR)
 #   tools/tm.sh test           set-up + fresh test database + pytest -m "not slow"
 #   tools/tm.sh test-slow      same, pytest -m slow (no slow test at all is not an error)
 #   tools/tm.sh bench          set-up + tools/bench.py on a fresh database (N contacts)
@@ -28,6 +29,8 @@ ODOO_SOURCE=${ODOO_SOURCE:-}
 ODOO_URL=${ODOO_URL:-https://github.com/odoo/odoo/archive/refs/heads/19.0.tar.gz}
 TM_CACHE_DIR=${TM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/trigger_marketing}
 ODOO_ARGS=${ODOO_ARGS:-}
+SHOTS_DIR=${SHOTS_DIR:-$REPO/screenshots}
+SHOTS_PORT=${SHOTS_PORT:-8079}
 TESTS=${TESTS:-}
 PYTEST_ARGS=${PYTEST_ARGS:-}
 KEEP_DB=${KEEP_DB:-0}
@@ -41,7 +44,7 @@ BENCH_ARGS=${BENCH_ARGS:-}
 
 usage() {
     cat <<EOF
-usage: tools/tm.sh {setup|run|test|test-slow|bench|lint|format|pg-start|check-odoo|drop-db}
+usage: tools/tm.sh {setup|run|screenshots|test|test-slow|bench|lint|format|pg-start|check-odoo|drop-db}
 
 Settings (environment variables or make VAR=value):
   PYTHON=$PYTHON             interpreter that has (or gets) Odoo 19 and the dev tools
@@ -54,6 +57,8 @@ Settings (environment variables or make VAR=value):
   ODOO_SOURCE=dir|archive    Odoo 19 source to install when 'import odoo' fails
                              (default: download $ODOO_URL)
   ODOO_ARGS='...'            extra odoo-bin options for 'run'
+  SHOTS_DIR=$SHOTS_DIR, SHOTS_PORT=$SHOTS_PORT
+                             where 'screenshots' saves its PNGs / serves Odoo meanwhile
   TESTS='path::Class::test'  what pytest runs (default: <addon>/tests of every module)
   PYTEST_ARGS='-k foo -x'    extra pytest options
   KEEP_DB=1                  keep the test database (its name is printed)
@@ -302,13 +307,7 @@ EOF
 # --------------------------------------------------------------------------- #
 # commands
 # --------------------------------------------------------------------------- #
-cmd_run() {
-    setup
-    local -a extra=()
-    mapfile -d '' extra < <(split_words "$ODOO_ARGS")
-    port_free "$HTTP_INTERFACE" "$PORT" ||
-        die "port $PORT on ${HTTP_INTERFACE:-all interfaces} is already in use." \
-            "Stop what listens there or choose another one: make run PORT=8070"
+prepare_demo_db() { # create (with demo data) or update the demo database $DB
     local -a init=(-i "$MODULES")
     if helper db-exists "$DB"; then
         say "updating demo database $DB (-u $MODULES)"
@@ -318,10 +317,46 @@ cmd_run() {
         say "creating demo database $DB with demo data (-i $MODULES)"
     fi
     odoo -d "$DB" --db-filter="^$DB\$" "${init[@]}" --with-demo --stop-after-init \
-        "${extra[@]}" || die "installing/updating $MODULES in database $DB failed (see the log above)."
+        "${ODOO_EXTRA[@]}" || die "installing/updating $MODULES in database $DB failed (see the log above)."
+}
+
+cmd_run() {
+    setup
+    ODOO_EXTRA=()
+    mapfile -d '' ODOO_EXTRA < <(split_words "$ODOO_ARGS")
+    port_free "$HTTP_INTERFACE" "$PORT" ||
+        die "port $PORT on ${HTTP_INTERFACE:-all interfaces} is already in use." \
+            "Stop what listens there or choose another one: make run PORT=8070"
+    prepare_demo_db
     say "serving Odoo on http://localhost:$PORT (database $DB, login admin / password admin); Ctrl-C stops"
     exec "$PYTHON" -m odoo server --addons-path="$ADDONS_PATH" -d "$DB" --db-filter="^$DB\$" \
-        --http-interface="$HTTP_INTERFACE" --http-port="$PORT" "${extra[@]}"
+        --http-interface="$HTTP_INTERFACE" --http-port="$PORT" "${ODOO_EXTRA[@]}"
+}
+
+cmd_screenshots() { # PNGs of the main screens, from the demo database, into $SHOTS_DIR
+    setup
+    ODOO_EXTRA=()
+    mapfile -d '' ODOO_EXTRA < <(split_words "$ODOO_ARGS")
+    local port=$SHOTS_PORT
+    port_free 127.0.0.1 "$port" ||
+        die "port $port is already in use: make screenshots SHOTS_PORT=<free port>"
+    prepare_demo_db
+    say "starting Odoo on 127.0.0.1:$port for the screenshots"
+    "$PYTHON" -m odoo server --addons-path="$ADDONS_PATH" -d "$DB" --db-filter="^$DB\$" \
+        --http-interface=127.0.0.1 --http-port="$port" --max-cron-threads=0 \
+        --log-level=warn "${ODOO_EXTRA[@]}" &
+    local server=$!
+    # shellcheck disable=SC2064
+    trap "kill $server 2>/dev/null; wait $server 2>/dev/null" EXIT
+    local tries=0
+    until curl -sf -o /dev/null "http://127.0.0.1:$port/web/login"; do
+        ((tries++ < 120)) || die "the Odoo server did not answer on port $port"
+        kill -0 "$server" 2>/dev/null || die "the Odoo server stopped (see the log above)"
+        sleep 1
+    done
+    "$PYTHON" "$REPO/tools/screenshots.py" --db "$DB" --url "http://127.0.0.1:$port" \
+        --out "$SHOTS_DIR" || die "taking the screenshots failed"
+    say "screenshots saved in $SHOTS_DIR"
 }
 
 TEST_DB_CREATED=
@@ -468,6 +503,7 @@ main() {
     case $cmd in
     setup) setup ;;
     run) cmd_run ;;
+    screenshots) cmd_screenshots ;;
     test) cmd_test fast ;;
     test-slow) cmd_test slow ;;
     bench) cmd_bench ;;

@@ -17,6 +17,7 @@
         "views/marketing_scenario_participant_views.xml",
         "views/marketing_scenario_trace_views.xml",
         "views/marketing_scenario_enroll_views.xml",
+        "views/marketing_scenario_test_views.xml",
         "views/mailing_mailing_views.xml",
         "views/res_partner_views.xml",
         "views/marketing_score_rule_views.xml",
@@ -29,7 +30,22 @@
     "demo": [
         "demo/marketing_score_demo.xml",
         "demo/marketing_scenario_demo.xml",
+        # last: walks the demo scenarios created by the files above
+        "demo/marketing_demo.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "trigger_marketing/static/src/**/*",
+            # lazy, with web_hierarchy (loaded when a hierarchy view is first shown)
+            ("remove", "trigger_marketing/static/src/scenario_step_hierarchy/**/*"),
+        ],
+        "web.assets_backend_lazy": [
+            "trigger_marketing/static/src/scenario_step_hierarchy/**/*",
+        ],
+        "web.assets_tests": [
+            "trigger_marketing/static/tests/tours/**/*",
+        ],
+    },
     "application": True,
     "installable": True,
 }

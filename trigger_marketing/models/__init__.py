@@ -16,6 +16,7 @@ from . import mailing_contact
 from . import mailing_subscription
 from . import mailing_trace
 from . import link_tracker_click
-from . import res_config_settings
 from . import res_partner
+from . import res_config_settings
 from . import res_users
+from . import marketing_demo

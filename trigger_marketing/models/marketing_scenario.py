@@ -170,6 +170,53 @@ class MarketingScenario(models.Model):
     converted_count = fields.Integer(compute="_compute_participant_stats")
     conversion_rate = fields.Float(compute="_compute_participant_stats")
     date_start = fields.Datetime(string="Started on", copy=False, readonly=True)
+    # e-mail results of the whole scenario (real participants only)
+    sent_count = fields.Integer(string="Sent", compute="_compute_mail_stats")
+    opened_count = fields.Integer(string="Opened", compute="_compute_mail_stats")
+    clicked_count = fields.Integer(string="Clicked", compute="_compute_mail_stats")
+    open_rate = fields.Float(string="Open rate", compute="_compute_mail_stats")
+    click_rate = fields.Float(string="Click rate", compute="_compute_mail_stats")
+    # revenue of the converted records (orders...), when the target has an amount_total
+    has_revenue = fields.Boolean(compute="_compute_has_revenue")
+    converted_revenue = fields.Monetary(
+        string="Revenue",
+        compute="_compute_converted_revenue",
+        currency_field="revenue_currency_id",
+        help="Total amount of the records whose walk reached the goal (converted), in the "
+        "currency of the scenario's company.",
+    )
+    revenue_currency_id = fields.Many2one("res.currency", compute="_compute_converted_revenue")
+    # preview before going live
+    audience_count = fields.Integer(
+        string="Would enter now",
+        compute="_compute_audience_count",
+        help="Records that match the audience and have not reached the goal yet.",
+    )
+    preview_step_ids = fields.Many2many(
+        "marketing.scenario.step",
+        string="Branches",
+        compute="_compute_preview_step_ids",
+        help="Condition and wait-until steps, with how many records of today's audience "
+        "would take each branch.",
+    )
+    # adding the whole audience, in the background
+    enroll_pending = fields.Boolean(
+        string="Adding the audience",
+        copy=False,
+        readonly=True,
+        help="The audience is being added in the background.",
+    )
+    enroll_todo = fields.Integer(string="Audience to add", copy=False, readonly=True)
+    enroll_done = fields.Integer(string="Audience checked", copy=False, readonly=True)
+    enroll_added = fields.Integer(string="Audience added", copy=False, readonly=True)
+    enroll_last_id = fields.Integer(copy=False, readonly=True)
+    enroll_progress = fields.Float(string="Progress", compute="_compute_enroll_progress")
+    test_participant_ids = fields.One2many(
+        "marketing.scenario.participant",
+        "scenario_id",
+        string="Test runs",
+        domain=[("is_test", "=", True)],
+    )
     window_enabled = fields.Boolean(
         string="Send window",
         help="E-mails are sent only on these days and hours, in the recipient's time zone "
@@ -304,6 +351,139 @@ class MarketingScenario(models.Model):
                 if scenario._origin.id
                 else False
             )
+
+    def _compute_mail_stats(self):
+        """Sent, opened and clicked e-mails of real participants: one query for all."""
+        stats = defaultdict(lambda: defaultdict(int))
+        scenario_ids = [sid for sid in self._origin.ids if sid]
+        if scenario_ids:
+            for scenario, status, count, sent, clicked in self.env[
+                "marketing.scenario.trace"
+            ]._read_group(
+                [
+                    ("scenario_id", "in", scenario_ids),
+                    ("is_test", "=", False),
+                    ("mail_status", "!=", False),
+                ],
+                ["scenario_id", "mail_status"],
+                ["__count", "mail_sent_at:count", "mail_clicked_at:count"],
+            ):
+                st = stats[scenario.id]
+                st["sent"] += sent
+                st["clicked"] += clicked
+                if status in ("open", "reply"):
+                    st["opened"] += count
+        for scenario in self:
+            st = stats[scenario._origin.id]
+            scenario.sent_count = st["sent"]
+            scenario.opened_count = st["opened"]
+            scenario.clicked_count = st["clicked"]
+            scenario.open_rate = 100.0 * st["opened"] / st["sent"] if st["sent"] else 0.0
+            scenario.click_rate = 100.0 * st["clicked"] / st["sent"] if st["sent"] else 0.0
+
+    def _revenue_field(self):
+        """The stored monetary ``amount_total`` of the target model, if it has one."""
+        self.ensure_one()
+        if not self.model_name or self.model_name not in self.env:
+            return None
+        field = self.env[self.model_name]._fields.get("amount_total")
+        if field and field.type == "monetary" and field.store:
+            return field
+        return None
+
+    @api.depends("model_id")
+    def _compute_has_revenue(self):
+        for scenario in self:
+            scenario.has_revenue = bool(scenario._revenue_field())
+
+    def _compute_converted_revenue(self):
+        """Sum of ``amount_total`` of the converted records, generic over the target model.
+
+        One query per target model, whatever the number of scenarios and participants;
+        amounts in other currencies are converted at today's rate into the currency of the
+        scenario's company.
+        """
+        sums = defaultdict(list)  # scenario id -> [(currency id, amount)]
+        by_model = defaultdict(list)
+        for scenario in self:
+            if scenario._origin.id and scenario._revenue_field():
+                by_model[scenario.model_name].append(scenario._origin.id)
+        Participant = self.env["marketing.scenario.participant"]
+        for model_name, scenario_ids in by_model.items():
+            model = self.env[model_name]
+            currency_fname = model._fields["amount_total"].get_currency_field(model)
+            currency_field = model._fields.get(currency_fname) if currency_fname else None
+            currency_column = (
+                SQL.identifier("r", currency_fname)
+                if currency_field and currency_field.store
+                else SQL("NULL::int")
+            )
+            Participant.flush_model(["scenario_id", "res_id", "state", "is_test"])
+            model.flush_model(["amount_total"] + ([currency_fname] if currency_fname else []))
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT p.scenario_id, %(currency)s, SUM(r.amount_total)
+                      FROM marketing_scenario_participant p
+                      JOIN %(table)s r ON r.id = p.res_id
+                     WHERE p.scenario_id = ANY(%(ids)s) AND p.state = 'converted'
+                       AND p.is_test IS NOT TRUE
+                     GROUP BY 1, 2
+                    """,
+                    currency=currency_column,
+                    table=SQL.identifier(model._table),
+                    ids=scenario_ids,
+                )
+            )
+            for scenario_id, currency_id, amount in self.env.cr.fetchall():
+                sums[scenario_id].append((currency_id, amount or 0.0))
+        today = fields.Date.context_today(self)
+        Currency = self.env["res.currency"]
+        for scenario in self:
+            company = scenario.company_id or self.env.company
+            currency = company.currency_id
+            total = 0.0
+            for currency_id, amount in sums.get(scenario._origin.id, ()):
+                source = Currency.browse(currency_id) if currency_id else currency
+                total += (
+                    amount
+                    if source == currency
+                    else source._convert(amount, currency, company, today)
+                )
+            scenario.revenue_currency_id = currency
+            scenario.converted_revenue = total
+
+    @api.depends("domain", "goal_domain", "model_id", "company_id")
+    def _compute_audience_count(self):
+        for scenario in self:
+            scenario.audience_count = 0
+            if not scenario.model_name or scenario.model_name not in self.env:
+                continue
+            try:
+                domain = scenario._audience_domain()
+                goal = scenario._goal_domain()
+            except ValidationError:
+                continue  # the form shows the error where the filter is written
+            if goal is not None:
+                domain &= ~goal
+            scenario.audience_count = self.env[scenario.model_name].sudo().search_count(domain)
+
+    @api.depends("step_ids.action_type")
+    def _compute_preview_step_ids(self):
+        for scenario in self:
+            scenario.preview_step_ids = scenario.step_ids.filtered(
+                lambda s: s.action_type in ("condition", "wait_until")
+            )
+
+    @api.depends("enroll_todo", "enroll_done", "enroll_pending")
+    def _compute_enroll_progress(self):
+        for scenario in self:
+            if scenario.enroll_todo:
+                scenario.enroll_progress = min(
+                    100.0, 100.0 * scenario.enroll_done / scenario.enroll_todo
+                )
+            else:
+                scenario.enroll_progress = 0.0 if scenario.enroll_pending else 100.0
 
     @api.onchange("trigger")
     def _onchange_trigger(self):
@@ -563,13 +743,16 @@ class MarketingScenario(models.Model):
         return True
 
     def action_resume(self):
-        self.filtered(lambda s: s.state == "paused").write({"state": "running"})
+        paused = self.filtered(lambda s: s.state == "paused")
+        paused.write({"state": "running"})
+        if any(paused.mapped("enroll_pending")):
+            self.env.ref("trigger_marketing.ir_cron_scenario_enroll")._trigger()
         return True
 
     def action_stop(self):
         """Stop for good: pending steps are cancelled, running walks end as canceled."""
         self._cancel_pending("scenario_stopped")
-        self.write({"state": "stopped"})
+        self.write({"state": "stopped", "enroll_pending": False})
         return True
 
     def action_reset_draft(self):
@@ -593,6 +776,7 @@ class MarketingScenario(models.Model):
         action["domain"] = [("scenario_id", "=", self.id)]
         action["context"] = {"default_scenario_id": self.id}
         action["display_name"] = self.env._("Steps of %s", self.name)
+        action["views"] = [(False, "hierarchy"), (False, "list"), (False, "form")]
         return action
 
     def action_view_traces(self):
@@ -603,6 +787,183 @@ class MarketingScenario(models.Model):
         action["domain"] = [("scenario_id", "=", self.id)]
         action["context"] = {"search_default_filter_real": 1}
         return action
+
+    def action_add_step(self):
+        """Add a first step (it starts when a record enters the scenario)."""
+        self.ensure_one()
+        return self._action_new_step()
+
+    def _action_new_step(self, parent=None, trigger_type="after"):
+        """The form of a new step, in a dialog, preset under ``parent`` for ``trigger_type``.
+
+        Behaviour branches wait 3 days for the event by default; a plain next step comes
+        1 day after its parent.
+        """
+        self.ensure_one()
+        context = {
+            "default_scenario_id": self.id,
+            "default_parent_id": parent.id if parent else False,
+            "default_trigger_type": trigger_type,
+            "default_action_type": "mail",
+            "default_delay": 0,
+            "default_delay_unit": "days",
+        }
+        if trigger_type.startswith("mail_"):
+            context["default_delay"] = 3
+        elif trigger_type == "after" and parent:
+            context["default_delay"] = 1
+        labels = dict(
+            self.env["marketing.scenario.step"]
+            ._fields["trigger_type"]
+            ._description_selection(self.env)
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "name": (
+                self.env._(
+                    "New step after “%(parent)s”: %(when)s",
+                    parent=parent.name,
+                    when=labels[trigger_type].lower(),
+                )
+                if parent
+                else self.env._("New first step")
+            ),
+            "res_model": "marketing.scenario.step",
+            "views": [[False, "form"]],
+            "target": "new",
+            "context": context,
+        }
+
+    def _action_mailing_traces(self, domain):
+        action = self.env["ir.actions.act_window"]._for_xml_id("mass_mailing.mailing_trace_action")
+        action["domain"] = [*domain, ("marketing_trace_id.is_test", "=", False)]
+        action["context"] = {"create": False}
+        action["display_name"] = self.env._("E-mails")
+        return action
+
+    def action_view_mails(self):
+        """The e-mails of the scenario (mass_mailing's traces), real participants only."""
+        self.ensure_one()
+        return self._action_mailing_traces([("marketing_trace_id.scenario_id", "=", self.id)])
+
+    def action_view_conversions(self):
+        action = self.action_view_participants()
+        action["context"] = dict(action["context"], search_default_filter_converted=1)
+        action["display_name"] = self.env._("Conversions")
+        return action
+
+    def action_open_test(self):
+        """The test-run wizard: pick records or type colleagues' addresses."""
+        self.ensure_one()
+        if not self.step_ids:
+            raise UserError(self.env._("Add a step before testing the scenario."))
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Test %s", self.name),
+            "res_model": "marketing.scenario.test",
+            "views": [[False, "form"]],
+            "target": "new",
+            "context": {"default_scenario_id": self.id},
+        }
+
+    def action_view_test_participants(self):
+        self.ensure_one()
+        action = self.action_view_participants()
+        action["context"] = {"default_scenario_id": self.id, "search_default_filter_test": 1}
+        action["display_name"] = self.env._("Test runs of %s", self.name)
+        return action
+
+    # ------------------------------------------------------------
+    # The whole audience, in the background
+    # ------------------------------------------------------------
+
+    def action_enroll_audience(self):
+        """Add every record that matches the audience now, in the background.
+
+        A cron adds them batch after batch (``_cron_enroll_audience``), each committed
+        with its progress, so that 100,000 records neither block the marketer's screen
+        nor hit the request time limit. The form shows the progress.
+        """
+        for scenario in self:
+            if scenario.state != "running":
+                raise UserError(
+                    self.env._(
+                        "Start scenario %(name)s before adding its audience.", name=scenario.name
+                    )
+                )
+            if not scenario.step_ids:
+                raise UserError(
+                    self.env._("Scenario %(name)s has no step yet.", name=scenario.name)
+                )
+        for scenario in self:
+            todo = self.env[scenario.model_name].sudo().search_count(scenario._audience_domain())
+            scenario.write(
+                {
+                    "enroll_pending": True,
+                    "enroll_todo": todo,
+                    "enroll_done": 0,
+                    "enroll_added": 0,
+                    "enroll_last_id": 0,
+                }
+            )
+        self.env.ref("trigger_marketing.ir_cron_scenario_enroll")._trigger()
+        return True
+
+    def _enroll_audience_batch(self, limit):
+        """Add the next ``limit`` records of the audience (by increasing id).
+
+        A constant number of queries whatever ``limit``: one search, then the set-based
+        :meth:`enroll`. Records created since the start also enter (their id is higher).
+
+        :return: the number of records checked (0 when the audience is exhausted)
+        """
+        self.ensure_one()
+        records = (
+            self.env[self.model_name]
+            .sudo()
+            .search(
+                self._audience_domain() & Domain("id", ">", self.enroll_last_id),
+                order="id",
+                limit=limit,
+            )
+        )
+        if not records:
+            self.enroll_pending = False
+            return 0
+        participants = self.enroll(records)
+        self.write(
+            {
+                "enroll_last_id": records[-1].id,
+                "enroll_done": self.enroll_done + len(records),
+                "enroll_added": self.enroll_added + len(participants),
+                # a short batch was the last one: no need for an empty round
+                "enroll_pending": len(records) == limit,
+            }
+        )
+        return len(records)
+
+    @api.model
+    def _cron_enroll_audience(self):
+        """Cron: add the audiences requested by "Add the current audience now"."""
+        Cron = self.env["ir.cron"]
+        scenarios = self.search([("enroll_pending", "=", True), ("state", "!=", "paused")])
+        Cron._commit_progress(
+            remaining=sum(max(s.enroll_todo - s.enroll_done, 1) for s in scenarios)
+        )
+        batch_size = self.env["marketing.scenario.trace"]._batch_size()
+        for scenario in scenarios:
+            while scenario.enroll_pending:
+                if scenario.state != "running":
+                    # stopped meanwhile (a paused one is resumed by action_resume)
+                    if scenario.state != "paused":
+                        scenario.enroll_pending = False
+                    break
+                checked = scenario._enroll_audience_batch(batch_size)
+                if not Cron._commit_progress(checked):
+                    if scenario.enroll_pending:
+                        self.env.ref("trigger_marketing.ir_cron_scenario_enroll")._trigger()
+                    return
+                self.env.invalidate_all()
 
     def _ensure_enroll_binding(self):
         """Make "Add to scenario" available in the Actions menu of every target model."""

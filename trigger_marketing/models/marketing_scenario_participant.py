@@ -2,9 +2,10 @@ import json
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from .marketing_scenario_trace import REASONS
+from .marketing_scenario_trace import PENDING_STATES, REASONS
 
 
 class MarketingScenarioParticipant(models.Model):
@@ -43,6 +44,10 @@ class MarketingScenarioParticipant(models.Model):
     date_start = fields.Datetime(string="Entered on", default=fields.Datetime.now, required=True)
     date_end = fields.Datetime(string="Ended on")
     trace_ids = fields.One2many("marketing.scenario.trace", "participant_id", string="Steps")
+    next_step_id = fields.Many2one(
+        "marketing.scenario.step", string="Next step", compute="_compute_next_step"
+    )
+    next_run_at = fields.Datetime(string="Next step on", compute="_compute_next_step")
     # why the record entered, for time-based and event triggers
     anniversary_date = fields.Date(
         string="Anniversary",
@@ -82,6 +87,22 @@ class MarketingScenarioParticipant(models.Model):
                 (participant.model_name, participant.res_id),
                 self.env._("Deleted record #%(id)s", id=participant.res_id),
             )
+
+    def _compute_next_step(self):
+        """The earliest pending step of each walk (one query for all)."""
+        first = {}
+        ids = [pid for pid in self._origin.ids if pid]
+        if ids:
+            for trace in self.env["marketing.scenario.trace"].search_fetch(
+                [("participant_id", "in", ids), ("state", "in", PENDING_STATES)],
+                ["participant_id", "step_id", "scheduled_at"],
+                order="scheduled_at, id",
+            ):
+                first.setdefault(trace.participant_id.id, trace)
+        for participant in self:
+            trace = first.get(participant._origin.id)
+            participant.next_step_id = trace.step_id if trace else False
+            participant.next_run_at = trace.scheduled_at if trace else False
 
     @api.depends("payload")
     def _compute_payload_text(self):
@@ -151,7 +172,7 @@ class MarketingScenarioParticipant(models.Model):
             self.env["marketing.scenario.trace"]._create_first_traces(
                 scenario, participant_ids, test, now, snapshot=snapshot
             )
-            scenario.invalidate_recordset(["participant_ids"])
+            scenario.invalidate_recordset(["participant_ids", "test_participant_ids"])
         return participants
 
     @api.model
@@ -294,6 +315,46 @@ class MarketingScenarioParticipant(models.Model):
 
     def action_cancel(self):
         self._end("canceled", "manual")
+        return True
+
+    def action_run_next_step(self):
+        """Test runs: run the next step of these walks now, without waiting for the cron.
+
+        The earliest pending trace of each walk (and those due at the same time, e.g. the
+        "opened" and "not opened" branches of one e-mail) is made due and processed right
+        here, for these participants only, as the cron would: a step that waits for an
+        event reaches its deadline. The mails it queues leave with the next run of the
+        mail queue, woken at once.
+        """
+        if not self:
+            return True
+        if any(not participant.is_test for participant in self):
+            raise UserError(
+                self.env._("Only test runs can be fast-forwarded: real contacts keep their timing.")
+            )
+        Trace = self.env["marketing.scenario.trace"]
+        pending = Trace.search(
+            [("participant_id", "in", self.ids), ("state", "in", PENDING_STATES)],
+            order="scheduled_at, id",
+        )
+        to_run = Trace
+        for traces in pending.grouped("participant_id").values():
+            first = traces[0].scheduled_at
+            to_run |= traces.filtered(lambda t, first=first: t.scheduled_at == first)
+        if not to_run:
+            return {
+                "type": "ir.actions.client",
+                "tag": "display_notification",
+                "params": {
+                    "message": self.env._("Nothing left to run: the test walk is over."),
+                    "type": "warning",
+                },
+            }
+        claimed = to_run._claim_now()
+        claimed._process()
+        mail_cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
+        if mail_cron:
+            mail_cron._trigger()
         return True
 
     def action_view_record(self):

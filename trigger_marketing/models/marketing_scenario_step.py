@@ -1,9 +1,12 @@
+from collections import defaultdict
+
 from dateutil.relativedelta import relativedelta
+from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Domain
-from odoo.tools import SQL, html2plaintext
+from odoo.tools import SQL, html2plaintext, is_html_empty
 from odoo.tools.safe_eval import datetime as safe_datetime
 from odoo.tools.safe_eval import dateutil as safe_dateutil
 from odoo.tools.safe_eval import safe_eval
@@ -64,6 +67,21 @@ ACTION_TYPES = [
 ]
 # Actions whose outcome (yes / no) selects the children of type yes / no.
 BRANCHING_ACTIONS = ("condition", "wait_until")
+# Font Awesome icon of each action, for the step tree.
+ACTION_ICONS = {
+    "mail": "fa-envelope",
+    "condition": "fa-code-fork",
+    "wait": "fa-hourglass-half",
+    "wait_until": "fa-hourglass-o",
+    "score": "fa-line-chart",
+    "list_add": "fa-user-plus",
+    "list_remove": "fa-user-times",
+    "tag_add": "fa-tag",
+    "tag_remove": "fa-tags",
+    "activity": "fa-phone",
+    "server_action": "fa-cogs",
+    "exit": "fa-sign-out",
+}
 
 
 # Actions that reach the contact: the scenario's send window applies to them by default.
@@ -100,6 +118,7 @@ class MarketingScenarioStep(models.Model):
         "marketing.scenario", required=True, ondelete="cascade", index=True
     )
     model_name = fields.Char(related="scenario_id.model_name")
+    scenario_state = fields.Selection(related="scenario_id.state", string="Scenario state")
     model_id = fields.Many2one(related="scenario_id.model_id")
     company_id = fields.Many2one(related="scenario_id.company_id", store=True, index=True)
     parent_id = fields.Many2one(
@@ -138,8 +157,24 @@ class MarketingScenarioStep(models.Model):
         copy=False,
         domain="[('use_in_trigger_marketing', '=', True)]",
     )
-    mail_subject = fields.Char(related="mailing_id.subject", readonly=False)
-    mail_body_html = fields.Html(related="mailing_id.body_html", readonly=False)
+    # Written on the step, kept on its mailing: a new step creates its mailing on save.
+    mail_subject = fields.Char(
+        string="Subject",
+        compute="_compute_mail_content",
+        inverse="_inverse_mail_subject",
+        help="Subject of the e-mail. Placeholders such as {{ object.name }} are not "
+        "rendered in subjects: keep it plain.",
+    )
+    mail_body_html = fields.Html(
+        string="Message",
+        compute="_compute_mail_content",
+        inverse="_inverse_mail_body",
+        sanitize="email_outgoing",
+    )
+    mail_designed = fields.Boolean(
+        compute="_compute_mail_content",
+        help="The e-mail was laid out with the e-mail designer: edit it there.",
+    )
     # condition / wait until
     condition_domain = fields.Char(
         string="Condition",
@@ -190,6 +225,62 @@ class MarketingScenarioStep(models.Model):
     summary = fields.Char(
         string="In plain language", compute="_compute_summary", help="The step in plain language."
     )
+    icon = fields.Char(compute="_compute_icon")
+    # statistics (real participants only; test runs never count)
+    stat_pending = fields.Integer(string="Pending", compute="_compute_statistics")
+    stat_done = fields.Integer(string="Done", compute="_compute_statistics")
+    stat_skipped = fields.Integer(string="Skipped", compute="_compute_statistics")
+    stat_failed = fields.Integer(string="Failed", compute="_compute_statistics")
+    stat_canceled = fields.Integer(string="Canceled", compute="_compute_statistics")
+    stat_skipped_detail = fields.Char(string="Skipped because", compute="_compute_statistics")
+    stat_yes = fields.Integer(
+        string="Yes",
+        compute="_compute_statistics",
+        help="Condition met (condition and wait-until steps).",
+    )
+    stat_no = fields.Integer(
+        string="No",
+        compute="_compute_statistics",
+        help="Condition not met (condition and wait-until steps).",
+    )
+    stat_sent = fields.Integer(string="Sent", compute="_compute_statistics")
+    stat_opened = fields.Integer(string="Opened", compute="_compute_statistics")
+    stat_clicked = fields.Integer(string="Clicked", compute="_compute_statistics")
+    stat_replied = fields.Integer(string="Replied", compute="_compute_statistics")
+    stat_bounced = fields.Integer(string="Bounced", compute="_compute_statistics")
+    stat_unsubscribed = fields.Integer(
+        string="Unsubscribed",
+        compute="_compute_statistics",
+        help="Recipients who were blacklisted (unsubscribed) after this e-mail was sent to them.",
+    )
+    rate_opened = fields.Float(
+        string="Open rate", compute="_compute_statistics", help="Percentage of the sent e-mails."
+    )
+    rate_clicked = fields.Float(
+        string="Click rate", compute="_compute_statistics", help="Percentage of the sent e-mails."
+    )
+    rate_replied = fields.Float(
+        string="Reply rate", compute="_compute_statistics", help="Percentage of the sent e-mails."
+    )
+    rate_bounced = fields.Float(
+        string="Bounce rate", compute="_compute_statistics", help="Percentage of the sent e-mails."
+    )
+    rate_unsubscribed = fields.Float(
+        string="Unsubscribe rate",
+        compute="_compute_statistics",
+        help="Percentage of the sent e-mails.",
+    )
+    # preview before going live (condition and wait-until steps)
+    preview_yes_count = fields.Integer(
+        string="Would say yes",
+        compute="_compute_preview_counts",
+        help="Records of today's audience that would reach this step and meet its condition.",
+    )
+    preview_no_count = fields.Integer(
+        string="Would say no",
+        compute="_compute_preview_counts",
+        help="Records of today's audience that would reach this step and not meet its condition.",
+    )
 
     # ------------------------------------------------------------
     # Computes
@@ -204,7 +295,9 @@ class MarketingScenarioStep(models.Model):
         "name",
         "mailing_id.subject",
         "score_points",
-        "mailing_list_id",
+        "mailing_list_id.name",
+        "activity_summary",
+        "server_action_id.name",
         "tag_ids",
         "filter_domain",
         "wait_timeout",
@@ -215,81 +308,366 @@ class MarketingScenarioStep(models.Model):
             step.summary = step._plain_language()
 
     def _delay_text(self, number, unit):
-        units = dict(self._fields["delay_unit"]._description_selection(self.env))
-        label = units[unit].lower()
+        """ "2 days", "1 hour": whole phrases, so that every language can say them."""
+        _ = self.env._
         if number == 1:
-            label = label.rstrip("s")
-        return f"{number} {label}"
+            return {
+                "minutes": _("1 minute"),
+                "hours": _("1 hour"),
+                "days": _("1 day"),
+                "weeks": _("1 week"),
+                "months": _("1 month"),
+            }[unit]
+        return {
+            "minutes": _("%(count)s minutes", count=number),
+            "hours": _("%(count)s hours", count=number),
+            "days": _("%(count)s days", count=number),
+            "weeks": _("%(count)s weeks", count=number),
+            "months": _("%(count)s months", count=number),
+        }[unit]
 
     def _plain_language(self):
-        """E.g. "2 days after *Welcome* if not opened: send *Reminder*"."""
+        """The step in one sentence: "2 days after “Welcome” if not opened: send “Reminder”".
+
+        Each sentence is one translatable string with named placeholders, so that
+        translators can reorder words and use their own quotation marks.
+        """
         self.ensure_one()
         _ = self.env._
         parent = self.parent_id.name or ""
         delay = self._delay_text(self.delay, self.delay_unit)
-        when = {
-            "after": (
-                _("%(delay)s after %(parent)s", delay=delay, parent=parent)
-                if parent and self.delay
-                else _("Right after %(parent)s", parent=parent)
-                if parent
-                else _("%(delay)s after entry", delay=delay)
-                if self.delay
-                else _("On entry")
-            ),
-            "yes": _("If %(parent)s is met, %(delay)s later", parent=parent, delay=delay)
-            if self.delay
-            else _("If %(parent)s is met", parent=parent),
-            "no": _("If %(parent)s is not met, %(delay)s later", parent=parent, delay=delay)
-            if self.delay
-            else _("If %(parent)s is not met", parent=parent),
-            "mail_open": _(
-                "When %(parent)s is opened (within %(delay)s)", parent=parent, delay=delay
-            ),
-            "mail_click": _(
-                "When %(parent)s is clicked (within %(delay)s)", parent=parent, delay=delay
-            ),
-            "mail_reply": _(
-                "When %(parent)s gets a reply (within %(delay)s)", parent=parent, delay=delay
-            ),
-            "mail_bounce": _(
-                "When %(parent)s bounces (within %(delay)s)", parent=parent, delay=delay
-            ),
-            "mail_not_open": _(
-                "%(delay)s after %(parent)s if not opened", parent=parent, delay=delay
-            ),
-            "mail_not_click": _(
-                "%(delay)s after %(parent)s if not clicked", parent=parent, delay=delay
-            ),
-            "mail_not_reply": _(
-                "%(delay)s after %(parent)s if no reply", parent=parent, delay=delay
-            ),
-        }[self.trigger_type]
+        trigger = self.trigger_type
+        if trigger == "after":
+            if parent:
+                when = (
+                    _("%(delay)s after “%(parent)s”", delay=delay, parent=parent)
+                    if self.delay
+                    else _("Right after “%(parent)s”", parent=parent)
+                )
+            else:
+                when = (
+                    _("%(delay)s after entering the scenario", delay=delay)
+                    if self.delay
+                    else _("As soon as the record enters the scenario")
+                )
+        elif trigger in ("yes", "no"):
+            if trigger == "yes":
+                when = _("If “%(parent)s” says yes", parent=parent)
+            else:
+                when = _("If “%(parent)s” says no", parent=parent)
+            if self.delay:
+                when = _("%(when)s, %(delay)s later", when=when, delay=delay)
+        else:
+            when = {
+                "mail_open": _("When “%(parent)s” is opened (within %(delay)s)"),
+                "mail_click": _("When a link of “%(parent)s” is clicked (within %(delay)s)"),
+                "mail_reply": _("When “%(parent)s” gets a reply (within %(delay)s)"),
+                "mail_bounce": _("When “%(parent)s” bounces (within %(delay)s)"),
+                "mail_not_open": _("%(delay)s after “%(parent)s” if not opened"),
+                "mail_not_click": _("%(delay)s after “%(parent)s” if not clicked"),
+                "mail_not_reply": _("%(delay)s after “%(parent)s” if no reply"),
+            }[trigger] % {"parent": parent, "delay": delay}
         if self.filter_domain and self.filter_domain.strip() not in ("", "[]"):
-            when += _(" (only if the filter matches)")
+            when = _("%(when)s, only if the filter matches", when=when)
+        tags = ", ".join(self.tag_ids.mapped("name")) or "?"
         what = {
-            "mail": _("send %(mail)s", mail=self.mailing_id.subject or self.name),
-            "condition": _("check %(name)s", name=self.name),
-            "wait": _("wait"),
-            "wait_until": _(
-                "wait until %(name)s (at most %(timeout)s)",
+            "mail": lambda: _("send “%(mail)s”", mail=self.mailing_id.subject or self.name),
+            "condition": lambda: _("check “%(name)s”", name=self.name),
+            "wait": lambda: _("wait"),
+            "wait_until": lambda: _(
+                "wait until “%(name)s” (at most %(timeout)s)",
                 name=self.name,
                 timeout=self._delay_text(self.wait_timeout, self.wait_timeout_unit),
             ),
-            "score": (
-                _("add %(points)s points", points=self.score_points)
+            "score": lambda: (
+                _("add %(points)s points to the score", points=self.score_points)
                 if self.score_points >= 0
-                else _("remove %(points)s points", points=-self.score_points)
+                else _("remove %(points)s points from the score", points=-self.score_points)
             ),
-            "list_add": _("add to list %(list)s", list=self.mailing_list_id.name or "?"),
-            "list_remove": _("remove from list %(list)s", list=self.mailing_list_id.name or "?"),
-            "tag_add": _("add tags %(tags)s", tags=", ".join(self.tag_ids.mapped("name"))),
-            "tag_remove": _("remove tags %(tags)s", tags=", ".join(self.tag_ids.mapped("name"))),
-            "activity": _("schedule %(name)s", name=self.activity_summary or self.name),
-            "server_action": _("run %(name)s", name=self.server_action_id.name or self.name),
-            "exit": _("exit the scenario"),
-        }[self.action_type]
-        return f"{when}: {what}"
+            "list_add": lambda: _(
+                "add to the list “%(list)s”", list=self.mailing_list_id.name or "?"
+            ),
+            "list_remove": lambda: _(
+                "remove from the list “%(list)s”", list=self.mailing_list_id.name or "?"
+            ),
+            "tag_add": lambda: _("add the tags %(tags)s", tags=tags),
+            "tag_remove": lambda: _("remove the tags %(tags)s", tags=tags),
+            "activity": lambda: _(
+                "schedule “%(name)s” for the salesperson", name=self.activity_summary or self.name
+            ),
+            "server_action": lambda: _(
+                "run “%(name)s”", name=self.server_action_id.name or self.name
+            ),
+            "exit": lambda: _("leave the scenario"),
+        }[self.action_type]()
+        return _("%(when)s: %(what)s", when=when, what=what)
+
+    @api.depends("action_type")
+    def _compute_icon(self):
+        for step in self:
+            step.icon = ACTION_ICONS.get(step.action_type, "fa-circle")
+
+    @api.depends("mailing_id.subject", "mailing_id.body_html", "mailing_id.body_arch")
+    def _compute_mail_content(self):
+        for step in self:
+            mailing = step.mailing_id
+            step.mail_subject = mailing.subject
+            step.mail_body_html = mailing.body_html
+            step.mail_designed = bool(mailing.body_arch and "o_layout" in mailing.body_arch)
+
+    def _inverse_mail_subject(self):
+        self._write_mailing("subject", "mail_subject")
+
+    def _inverse_mail_body(self):
+        self._write_mailing("body_html", "mail_body_html")
+
+    def _write_mailing(self, mailing_fname, fname):
+        """Keep what the marketer wrote on the step on its mailing (creating it if needed).
+
+        One inverse per field: while a field is being inverted, the ORM protects the other
+        fields of the same compute, so each inverse reads only its own field.
+        """
+        to_create = self.browse()
+        for step in self.filtered(lambda s: s.action_type == "mail"):
+            value = step[fname]
+            if not step.mailing_id:
+                to_create |= step
+                continue
+            if mailing_fname == "subject" and not (value or "").strip():
+                raise ValidationError(
+                    self.env._("Step %(step)s needs a subject for its e-mail.", step=step.name)
+                )
+            if mailing_fname == "body_html":
+                if step.mailing_id.body_arch and "o_layout" in step.mailing_id.body_arch:
+                    continue  # laid out in the designer: edited there only
+                if not html2plaintext(value or "").strip():
+                    raise ValidationError(
+                        self.env._("Step %(step)s needs a body for its e-mail.", step=step.name)
+                    )
+            if (value or "") != (step.mailing_id[mailing_fname] or ""):
+                vals = {mailing_fname: value}
+                if mailing_fname == "body_html":
+                    vals["body_arch"] = value
+                step.mailing_id.write(vals)
+        for step in to_create:
+            values = {"subject": step.name, "body_html": False}
+            values[mailing_fname] = step[fname]
+            if (values["subject"] or "").strip() and not is_html_empty(values["body_html"]):
+                step.mailing_id = self.env["mailing.mailing"].create(
+                    self._mailing_values(
+                        step.scenario_id, step.name, values["subject"], values["body_html"]
+                    )
+                )
+
+    @api.model
+    def _mailing_values(self, scenario, name, subject, body):
+        company = scenario.company_id or self.env.company
+        return {
+            # mass_mailing requires a sender: the marketer, else the company
+            "email_from": self.env.user.email_formatted
+            or company.email_formatted
+            or company.partner_id.email_formatted
+            or company.alias_domain_id.default_from_email
+            or self.env["ir.mail_server"]._get_default_from_address(),
+            "name": name,
+            "subject": subject or name,
+            "body_arch": body,
+            "body_html": body,
+            "mailing_model_id": scenario.model_id.id,
+            "mailing_type": "mail",
+            "use_in_trigger_marketing": True,
+            "campaign_id": scenario.campaign_id.id,
+        }
+
+    @api.model
+    def _create_mailings_from_vals(self, vals_list):
+        """New e-mail steps written with a subject and a message get their mailing before
+        they are created, so that the "needs an e-mail" constraint sees it."""
+        todo = [
+            vals
+            for vals in vals_list
+            if vals.get("action_type", "mail") == "mail"
+            and not vals.get("mailing_id")
+            and vals.get("scenario_id")
+            and (vals.get("mail_subject") or not is_html_empty(vals.get("mail_body_html")))
+        ]
+        if not todo:
+            return
+        Scenario = self.env["marketing.scenario"]
+        mailings = self.env["mailing.mailing"].create(
+            [
+                self._mailing_values(
+                    Scenario.browse(vals["scenario_id"]),
+                    vals.get("name"),
+                    vals.get("mail_subject"),
+                    vals.get("mail_body_html"),
+                )
+                for vals in todo
+            ]
+        )
+        for vals, mailing in zip(todo, mailings, strict=True):
+            vals["mailing_id"] = mailing.id
+            vals.pop("mail_subject", None)
+            vals.pop("mail_body_html", None)
+
+    @api.model
+    def _starter_mail_body(self, scenario):
+        """A first message for a new e-mail step, greeting the contact by name."""
+        partner_field = scenario._partner_field() if scenario.model_name else None
+        if partner_field == "id":
+            expression = "object.name"
+        elif partner_field:
+            expression = f"object.{partner_field}.name"
+        else:
+            expression = None
+        greeting = (
+            Markup('<p>%s <t t-out="%s"/>,</p>') % (self.env._("Hello"), expression)
+            if expression
+            else Markup("<p>%s</p>") % self.env._("Hello,")
+        )
+        return greeting + Markup("<p>%s</p>") % self.env._("Write your message here.")
+
+    @api.model
+    def default_get(self, fields):
+        vals = super().default_get(fields)
+        if (
+            "mail_body_html" in fields
+            and not vals.get("mail_body_html")
+            and vals.get("action_type", "mail") == "mail"
+            and vals.get("scenario_id")
+        ):
+            scenario = self.env["marketing.scenario"].browse(vals["scenario_id"])
+            vals["mail_body_html"] = self._starter_mail_body(scenario)
+        return vals
+
+    def _compute_statistics(self):
+        """Step statistics of the real participants, for any number of steps in 3 queries."""
+        Trace = self.env["marketing.scenario.trace"]
+        step_ids = [sid for sid in self._origin.ids if sid]
+        stats = defaultdict(lambda: defaultdict(int))
+        skip_reasons = defaultdict(lambda: defaultdict(int))
+        unsubscribed = {}
+        if step_ids:
+            base = [("step_id", "in", step_ids), ("is_test", "=", False)]
+            for step, state, reason, outcome, count in Trace._read_group(
+                base, ["step_id", "state", "reason_code", "outcome"], ["__count"]
+            ):
+                st = stats[step.id]
+                st[state] += count
+                if state == "skipped":
+                    skip_reasons[step.id][reason] += count
+                elif state == "done" and step.action_type in BRANCHING_ACTIONS:
+                    st["yes" if outcome else "no"] += count
+            for step, status, count, sent, clicked, replied in Trace._read_group(
+                [*base, ("mail_status", "!=", False)],
+                ["step_id", "mail_status"],
+                ["__count", "mail_sent_at:count", "mail_clicked_at:count", "mail_replied_at:count"],
+            ):
+                st = stats[step.id]
+                st["sent"] += sent
+                st["clicked"] += clicked
+                st["replied"] += replied
+                if status in ("open", "reply"):
+                    st["opened"] += count
+                elif status == "bounce":
+                    st["bounced"] += count
+            unsubscribed = self._unsubscribed_counts(step_ids)
+        reason_labels = dict(Trace._fields["reason_code"]._description_selection(self.env))
+        for step in self:
+            st = stats[step._origin.id]
+            sent = st["sent"]
+            step.stat_pending = st["scheduled"] + st["waiting"]
+            step.stat_done = st["done"]
+            step.stat_skipped = st["skipped"]
+            step.stat_failed = st["failed"]
+            step.stat_canceled = st["canceled"]
+            step.stat_yes = st["yes"]
+            step.stat_no = st["no"]
+            step.stat_sent = sent
+            step.stat_opened = st["opened"]
+            step.stat_clicked = st["clicked"]
+            step.stat_replied = st["replied"]
+            step.stat_bounced = st["bounced"]
+            step.stat_unsubscribed = unsubscribed.get(step._origin.id, 0)
+            for fname in ("opened", "clicked", "replied", "bounced", "unsubscribed"):
+                step[f"rate_{fname}"] = 100.0 * step[f"stat_{fname}"] / sent if sent else 0.0
+            reasons = sorted(skip_reasons[step._origin.id].items(), key=lambda r: -r[1])
+            step.stat_skipped_detail = ", ".join(
+                f"{reason_labels.get(code, code or '?')}: {count}" for code, count in reasons
+            )
+
+    def _unsubscribed_counts(self, step_ids):
+        """Recipients blacklisted after this step's e-mail was sent to them, by step.
+
+        Unsubscribing from a scenario e-mail blacklists the address (mass_mailing's
+        unsubscribe page); the blacklist does not say which e-mail caused it, so the step
+        counts the addresses blacklisted since it mailed them.
+        """
+        self.env["marketing.scenario.trace"].flush_model(["step_id", "is_test"])
+        self.env["mailing.trace"].flush_model(["marketing_trace_id", "email", "sent_datetime"])
+        self.env["mail.blacklist"].flush_model(["email", "active"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT t.step_id, COUNT(DISTINCT mt.id)
+                  FROM marketing_scenario_trace t
+                  JOIN mailing_trace mt ON mt.marketing_trace_id = t.id
+                  JOIN mail_blacklist bl ON bl.email = mt.email AND bl.active
+                 WHERE t.step_id = ANY(%s) AND t.is_test IS NOT TRUE
+                   AND mt.sent_datetime IS NOT NULL AND bl.write_date >= mt.sent_datetime
+                 GROUP BY t.step_id
+                """,
+                step_ids,
+            )
+        )
+        return dict(self.env.cr.fetchall())
+
+    def _preview_path_domain(self):
+        """Records of today's audience that would reach this step (as far as data tells).
+
+        Audience, not at the goal yet, every "only if" filter on the way, and the yes/no
+        answers of the conditions above. Behaviour branches (opened, clicked...) cannot be
+        foreseen: they keep everyone.
+        """
+        self.ensure_one()
+        scenario = self.scenario_id
+        domain = scenario._audience_domain()
+        goal = scenario._goal_domain()
+        if goal is not None:
+            domain &= ~goal
+        step = self
+        while step:
+            domain &= step._domain("filter_domain")
+            parent = step.parent_id
+            if parent.action_type in BRANCHING_ACTIONS and step.trigger_type in BRANCH_TRIGGERS:
+                condition = parent._domain("condition_domain")
+                domain &= condition if step.trigger_type == "yes" else ~condition
+            step = parent
+        return domain
+
+    @api.depends(
+        "action_type",
+        "condition_domain",
+        "filter_domain",
+        "parent_id",
+        "trigger_type",
+        "scenario_id.domain",
+        "scenario_id.goal_domain",
+    )
+    def _compute_preview_counts(self):
+        """Per condition step, two counts: one ``search_count`` per branch."""
+        for step in self:
+            step.preview_yes_count = step.preview_no_count = 0
+            if step.action_type not in BRANCHING_ACTIONS or not step.model_name:
+                continue
+            try:
+                path = step._preview_path_domain()
+                condition = step._domain("condition_domain")
+            except ValidationError:
+                continue  # the form shows the error where the filter is written
+            Model = self.env[step.model_name].sudo()
+            step.preview_yes_count = Model.search_count(path & condition)
+            step.preview_no_count = Model.search_count(path & ~condition)
 
     # ------------------------------------------------------------
     # Constraints
@@ -496,6 +874,7 @@ class MarketingScenarioStep(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        self._create_mailings_from_vals(vals_list)
         steps = super().create(vals_list)
         steps._check_server_action_rights()
         steps._link_mailings()
@@ -503,6 +882,21 @@ class MarketingScenarioStep(models.Model):
         return steps
 
     def write(self, vals):
+        if {"mail_subject", "mail_body_html"} & set(vals) and not vals.get("mailing_id"):
+            # a step becoming an e-mail step, written with its subject and message
+            for step in self.filtered(
+                lambda s: not s.mailing_id and vals.get("action_type", s.action_type) == "mail"
+            ):
+                body = vals.get("mail_body_html")
+                if not is_html_empty(body):
+                    step.mailing_id = self.env["mailing.mailing"].create(
+                        self._mailing_values(
+                            step.scenario_id,
+                            vals.get("name", step.name),
+                            vals.get("mail_subject"),
+                            body,
+                        )
+                    )
         res = super().write(vals)
         if {"action_type", "server_action_id"} & set(vals):
             self._check_server_action_rights()
@@ -571,16 +965,54 @@ class MarketingScenarioStep(models.Model):
         return start + self._delay_delta()
 
     def action_open_mailing(self):
+        """Open the step's e-mail in mass_mailing's designer (themes, blocks, images)."""
         self.ensure_one()
         if not self.mailing_id:
             raise UserError(self.env._("This step has no e-mail yet."))
         return {
             "type": "ir.actions.act_window",
+            "name": self.env._("E-mail of %s", self.name),
             "res_model": "mailing.mailing",
             "res_id": self.mailing_id.id,
-            "view_mode": "form",
+            "views": [[False, "form"]],
             "target": "current",
         }
+
+    def action_delete(self):
+        """Delete from the step form (the step tree opens steps in a dialog)."""
+        self.unlink()
+        return {"type": "ir.actions.act_window_close"}
+
+    def action_add_child(self):
+        """Add a step under this one, woken by ``tm_trigger_type`` of the context (the
+        buttons of the step tree: "+ next step", "+ if opened", "+ yes"...)."""
+        self.ensure_one()
+        trigger_type = self.env.context.get("tm_trigger_type") or "after"
+        return self.scenario_id._action_new_step(parent=self, trigger_type=trigger_type)
+
+    def action_view_traces(self):
+        """The traces of this step (real participants), filtered by ``tm_state``."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "trigger_marketing.marketing_scenario_trace_action"
+        )
+        action["domain"] = [("step_id", "=", self.id)]
+        context = {"search_default_filter_real": 1}
+        state_filter = self.env.context.get("tm_state")
+        if state_filter:
+            context[f"search_default_filter_{state_filter}"] = 1
+        if state_filter == "skipped":
+            context["search_default_group_reason"] = 1
+        action["context"] = context
+        action["display_name"] = self.env._("Traces of %s", self.name)
+        return action
+
+    def action_view_mails(self):
+        """The e-mails this step sent (mass_mailing's traces), real participants only."""
+        self.ensure_one()
+        return self.scenario_id._action_mailing_traces(
+            [("marketing_trace_id.step_id", "=", self.id)]
+        )
 
     # ------------------------------------------------------------
     # Actions (set-based: ``traces`` is a batch of due traces of this step)

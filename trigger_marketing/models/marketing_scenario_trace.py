@@ -5,6 +5,7 @@ from datetime import timedelta
 import psycopg2
 
 from odoo import api, fields, models, tools
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from .marketing_scenario_step import (
@@ -928,6 +929,66 @@ class MarketingScenarioTrace(models.Model):
             )
             self.flush_model()
             self._complete_participants(close.participant_id.ids, self.env.cr.now())
+
+    def _claim_now(self):
+        """Lock these pending traces (skipping those a cron worker holds) and make them due
+        now. :return: the traces claimed."""
+        if not self:
+            return self
+        self.flush_model(["state"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id FROM marketing_scenario_trace
+                 WHERE id = ANY(%s) AND state IN ('scheduled', 'waiting')
+                   FOR UPDATE SKIP LOCKED
+                """,
+                self.ids,
+            )
+        )
+        claimed = self.browse([row[0] for row in self.env.cr.fetchall()])
+        if claimed:
+            now = self.env.cr.now()
+            self.env.cr.execute(
+                SQL(
+                    "UPDATE marketing_scenario_trace SET scheduled_at = %s WHERE id = ANY(%s)",
+                    now,
+                    claimed.ids,
+                )
+            )
+            claimed.invalidate_recordset(["scheduled_at"])
+        return claimed
+
+    def _simulate_mail_event(self, event):
+        """Test runs: pretend the contact opened, clicked, replied to or bounced the mail
+        of these (e-mail step) traces, as mass_mailing's tracking would record it."""
+        if any(not trace.is_test for trace in self):
+            raise UserError(self.env._("Only the e-mails of test runs can be simulated."))
+        mails = self.filtered(lambda t: t.action_type == "mail").mailing_trace_ids.sudo()
+        if not mails:
+            raise UserError(self.env._("This step sent no e-mail."))
+        if event == "bounce":
+            mails.set_bounced(bounce_message=self.env._("Simulated bounce (test run)"))
+            return True
+        mails.set_opened()
+        if event == "click":
+            mails.set_clicked()
+            self._on_mail_event("click")
+        elif event == "reply":
+            mails.set_replied()
+        return True
+
+    def action_simulate_open(self):
+        return self._simulate_mail_event("open")
+
+    def action_simulate_click(self):
+        return self._simulate_mail_event("click")
+
+    def action_simulate_reply(self):
+        return self._simulate_mail_event("reply")
+
+    def action_simulate_bounce(self):
+        return self._simulate_mail_event("bounce")
 
     def action_run_now(self):
         """Test helper for marketers: make these pending traces due now."""

@@ -1,4 +1,5 @@
 import logging
+from collections import defaultdict
 
 from dateutil.relativedelta import relativedelta
 
@@ -437,6 +438,95 @@ class ResPartner(models.Model):
             if watched:
                 Scenario._on_records_written(partners, watched, not_matching_before)
         return changes
+
+    def get_marketing_timeline(self, limit=30):
+        """The scenarios this contact walked and the steps of each walk, newest walk first,
+        steps in date order: the data of the contact's marketing timeline.
+
+        A constant number of queries whatever the number of walks and steps.
+        """
+        self.ensure_one()
+        Participant = self.env["marketing.scenario.participant"]
+        Trace = self.env["marketing.scenario.trace"]
+        participants = Participant.search_fetch(
+            [("partner_id", "=", self.id)],
+            ["scenario_id", "state", "is_test", "date_start", "date_end", "end_reason_code"],
+            limit=limit,
+        )
+        if not participants:
+            return []
+        participants.scenario_id.fetch(["name"])
+        traces = Trace.search_fetch(
+            [("participant_id", "in", participants.ids)],
+            [
+                "participant_id",
+                "step_id",
+                "state",
+                "scheduled_at",
+                "done_at",
+                "reason_code",
+                "reason",
+                "outcome",
+                "mail_status",
+                "mail_opened_at",
+                "mail_clicked_at",
+                "mail_replied_at",
+                "mail_bounced",
+            ],
+            order="id",
+        )
+        traces.step_id.with_context(active_test=False).fetch(["name", "action_type"])
+
+        def labels(model, fname):
+            return dict(model._fields[fname]._description_selection(self.env))
+
+        participant_states = labels(Participant, "state")
+        trace_states = labels(Trace, "state")
+        reasons = labels(Trace, "reason_code")
+        actions = labels(self.env["marketing.scenario.step"], "action_type")
+        mail_states = labels(Trace, "mail_status")
+        steps_by_participant = defaultdict(list)
+        for trace in traces:
+            date = trace.done_at or trace.scheduled_at
+            steps_by_participant[trace.participant_id.id].append(
+                {
+                    "id": trace.id,
+                    "name": trace.step_id.name,
+                    "action_type": trace.step_id.action_type,
+                    "action_label": actions.get(trace.step_id.action_type),
+                    "state": trace.state,
+                    "state_label": trace_states.get(trace.state),
+                    "pending": trace.state in ("scheduled", "waiting"),
+                    "date": fields.Datetime.to_string(date),
+                    "reason": reasons.get(trace.reason_code) or trace.reason or "",
+                    "outcome": trace.outcome,
+                    "mail_status": mail_states.get(trace.mail_status) or "",
+                    "opened": bool(trace.mail_opened_at),
+                    "clicked": bool(trace.mail_clicked_at),
+                    "replied": bool(trace.mail_replied_at),
+                    "bounced": trace.mail_bounced,
+                }
+            )
+        result = []
+        for participant in participants:
+            steps = sorted(
+                steps_by_participant[participant.id], key=lambda s: (s["pending"], s["date"])
+            )
+            result.append(
+                {
+                    "id": participant.id,
+                    "scenario_id": participant.scenario_id.id,
+                    "scenario_name": participant.scenario_id.name,
+                    "state": participant.state,
+                    "state_label": participant_states.get(participant.state),
+                    "is_test": participant.is_test,
+                    "date_start": fields.Datetime.to_string(participant.date_start),
+                    "date_end": fields.Datetime.to_string(participant.date_end),
+                    "end_reason": reasons.get(participant.end_reason_code) or "",
+                    "steps": steps,
+                }
+            )
+        return result
 
     @api.model
     def _on_marketing_score_changed(self, changes, thresholds):
