@@ -1229,25 +1229,29 @@ class MarketingScenarioStep(models.Model):
         if emails:
             self.env.flush_all()
             # From the addresses of the batch (mailing.trace's index on the e-mails of
-            # scenario mails), never from the step's traces or the running walks: those
-            # grow with the audience and would make each batch cost O(N).
+            # scenario mails), then each mail's trace and walk by primary key: never from
+            # the step's traces or the running walks, which grow with the audience (with
+            # stale statistics PostgreSQL would scan them: O(N) per batch). The LATERAL
+            # ... LIMIT 1 and the scalar subquery cannot be flattened: the plan stays.
             self.env.cr.execute(
                 SQL(
                     """
-                    WITH mails AS MATERIALIZED (
-                        SELECT mt.email, mt.marketing_trace_id
-                          FROM mailing_trace mt
-                         WHERE mt.marketing_trace_id IS NOT NULL AND mt.email = ANY(%s)
-                           AND mt.trace_status NOT IN ('cancel', 'error')
-                    )
-                    SELECT DISTINCT mails.email
-                      FROM mails
-                      JOIN marketing_scenario_trace t ON t.id = mails.marketing_trace_id
-                      JOIN marketing_scenario_participant p ON p.id = t.participant_id
-                     WHERE t.step_id = %s AND p.state = 'running' AND t.is_test IS NOT TRUE
+                    SELECT DISTINCT mt.email
+                      FROM mailing_trace mt
+                      CROSS JOIN LATERAL (
+                          SELECT 1
+                            FROM marketing_scenario_trace t
+                           WHERE t.id = mt.marketing_trace_id AND t.step_id = %s
+                             AND t.is_test IS NOT TRUE
+                             AND (SELECT p.state FROM marketing_scenario_participant p
+                                   WHERE p.id = t.participant_id) = 'running'
+                           LIMIT 1
+                      ) AS walking
+                     WHERE mt.marketing_trace_id IS NOT NULL AND mt.email = ANY(%s)
+                       AND mt.trace_status NOT IN ('cancel', 'error')
                     """,
-                    list(set(emails.values())),
                     self.id,
+                    list(set(emails.values())),
                 )
             )
             already = {row[0] for row in self.env.cr.fetchall()}
