@@ -6,7 +6,7 @@
 TM := bash tools/tm.sh
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run screenshots test test-slow lint format drop-db
+.PHONY: help setup run screenshots test test-slow bench lint format drop-db
 
 help:               ## list the targets and settings
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ test:               ## fresh test database, pytest -m "not slow" (TESTS, PYTEST_
 
 test-slow:          ## fresh test database, pytest -m slow
 	@$(TM) test-slow
+
+bench:              ## scale benchmark on its own database (N=20000, CARTS=1, KEEP_DB)
+	@$(TM) bench
 
 lint:               ## ruff check + ruff format --check + pylint-odoo mandatory checks
 	@$(TM) lint

@@ -6,6 +6,7 @@
 #   tools/tm.sh screenshots    set-up + demo database + PNGs of the main screens (SHOTS_DIR)
 #   tools/tm.sh test           set-up + fresh test database + pytest -m "not slow"
 #   tools/tm.sh test-slow      same, pytest -m slow (no slow test at all is not an error)
+#   tools/tm.sh bench          set-up + tools/bench.py on a fresh database (N contacts)
 #   tools/tm.sh lint           ruff check, ruff format --check, pylint-odoo (mandatory checks)
 #   tools/tm.sh format         ruff check --fix + ruff format
 #   tools/tm.sh pg-start       start the local PostgreSQL cluster(s) if installed but down
@@ -35,10 +36,15 @@ PYTEST_ARGS=${PYTEST_ARGS:-}
 KEEP_DB=${KEEP_DB:-0}
 TEST_DB=${TEST_DB:-}
 TEST_LOG_LEVEL=${TEST_LOG_LEVEL:-warn}
+N=${N:-20000}
+CARTS=${CARTS:-0}
+BENCH_DB=${BENCH_DB:-}
+BENCH_JSON=${BENCH_JSON:-bench-results.json}
+BENCH_ARGS=${BENCH_ARGS:-}
 
 usage() {
     cat <<EOF
-usage: tools/tm.sh {setup|run|screenshots|test|test-slow|lint|format|pg-start|check-odoo|drop-db}
+usage: tools/tm.sh {setup|run|screenshots|test|test-slow|bench|lint|format|pg-start|check-odoo|drop-db}
 
 Settings (environment variables or make VAR=value):
   PYTHON=$PYTHON             interpreter that has (or gets) Odoo 19 and the dev tools
@@ -57,6 +63,13 @@ Settings (environment variables or make VAR=value):
   PYTEST_ARGS='-k foo -x'    extra pytest options
   KEEP_DB=1                  keep the test database (its name is printed)
   TM_REQUIRE_BROWSER=1       browser tests skipped for want of Chrome/Chromium fail
+  N=$N                   bench: number of contacts (100000 for the documented run)
+  CARTS=1                    bench: also the abandoned carts (installs website_sale)
+  BENCH_DB=name              bench: database name (default tmbench_<N>_<time>; it must
+                             not exist; dropped at the end unless KEEP_DB=1)
+  BENCH_JSON=$BENCH_JSON
+                             bench: where the figures are written
+  BENCH_ARGS='--profile'     bench: more options of tools/bench.py (--help)
 EOF
 }
 
@@ -418,6 +431,19 @@ cmd_test() { # <fast|slow>
     exit "$rc"
 }
 
+cmd_bench() {
+    setup
+    [[ $N =~ ^[0-9]+$ && $N -gt 0 ]] || die "N=$N is not a positive number of contacts."
+    local -a args=(--n "$N" --addons-path "$ADDONS_PATH" --json "$BENCH_JSON") extra=()
+    [[ -n $BENCH_DB ]] && args+=(--db "$BENCH_DB")
+    [[ $KEEP_DB == 1 ]] && args+=(--keep-db)
+    [[ $CARTS == 1 ]] && args+=(--carts)
+    mapfile -d '' extra < <(split_words "$BENCH_ARGS")
+    cd "$REPO"
+    say "bench: N=$N (tools/bench.py ${args[*]} ${extra[*]})"
+    "$PYTHON" "$REPO/tools/bench.py" "${args[@]}" "${extra[@]}"
+}
+
 cmd_lint() {
     check_python
     ensure_requirements
@@ -480,6 +506,7 @@ main() {
     screenshots) cmd_screenshots ;;
     test) cmd_test fast ;;
     test-slow) cmd_test slow ;;
+    bench) cmd_bench ;;
     lint) cmd_lint ;;
     format) cmd_format ;;
     pg-start) pg_start_local ;;

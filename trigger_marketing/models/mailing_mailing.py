@@ -16,6 +16,12 @@ class MailingMailing(models.Model):
     )
     marketing_step_ids = fields.One2many("marketing.scenario.step", "mailing_id")
 
+    @api.constrains("subject", "body_html", "mailing_model_id")
+    def _check_trigger_marketing_content(self):
+        """The e-mail of a scenario step keeps a subject and a body (edited from the step
+        or from the mailing itself)."""
+        self.marketing_step_ids._check_action_parameters()
+
     @api.model_create_multi
     def create(self, vals_list):
         if self.env.context.get("default_use_in_trigger_marketing"):
@@ -105,3 +111,9 @@ class MailingMailing(models.Model):
             .create(self._trigger_marketing_composer_values())
         )
         composer._action_send_mail(auto_commit=False)
+        # the right moment: the mail queue sends them once this transaction is committed,
+        # not at its next hourly run
+        woken = self.env.cr.postcommit.data
+        if not woken.get("trigger_marketing.queue_woken"):
+            woken["trigger_marketing.queue_woken"] = True
+            self.env["mail.mail"]._trigger_marketing_wake_queue(fields.Datetime.now())

@@ -27,6 +27,10 @@ class MailingTrace(models.Model):
         ondelete="set null",
     )
 
+    # "Was this address already sent this step?" is asked for each batch of an e-mail
+    # step (marketing.scenario.step._skip_duplicate_addresses), by address.
+    _marketing_email_idx = models.Index("(email) WHERE marketing_trace_id IS NOT NULL")
+
     @api.model_create_multi
     def create(self, vals_list):
         trace_by_res = self.env.context.get("trigger_marketing_trace_by_res")

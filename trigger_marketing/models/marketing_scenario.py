@@ -27,6 +27,22 @@ ANNIVERSARY_CATCH_UP = timedelta(days=1)
 EMAIL_TARGETS = ("res.partner", "mailing.contact")
 # Up to this many records, the audience is checked in memory (no query after a create).
 FILTER_IN_MEMORY_LIMIT = 200
+# Fields of a scenario that _scenario_cache depends on: writing one clears the cache.
+CACHED_FIELDS = {
+    "name",
+    "state",
+    "trigger",
+    "domain",
+    "goal_domain",
+    "model_id",
+    "active",
+    "company_id",
+    "signup_source",
+    "signup_list_ids",
+    "event_name",
+    "date_field_id",
+    "score_threshold",
+}
 
 
 class MarketingScenario(models.Model):
@@ -657,20 +673,7 @@ class MarketingScenario(models.Model):
         res = super().write(vals)
         if restarting:
             super(MarketingScenario, restarting).write({"last_entry_check": fields.Datetime.now()})
-        if {
-            "state",
-            "trigger",
-            "domain",
-            "goal_domain",
-            "model_id",
-            "active",
-            "company_id",
-            "signup_source",
-            "signup_list_ids",
-            "event_name",
-            "date_field_id",
-            "score_threshold",
-        } & set(vals):
+        if CACHED_FIELDS & set(vals):
             self.env.registry.clear_cache()
         if "state" in vals or "active" in vals:
             self.env["marketing.scenario.trace"]._schedule_next_run()
@@ -993,20 +996,62 @@ class MarketingScenario(models.Model):
     # Enrolment
     # ------------------------------------------------------------
 
-    def _audience_domain(self):
-        """The audience as a :class:`Domain`, restricted to the scenario's company."""
+    def _entry_snapshot(self):
+        """What entering the scenario needs, as plain data.
+
+        ``_scenario_cache`` keeps it for the running scenarios, so that a real-time
+        trigger enrols a new record without reading the scenario or its steps: the
+        create that fires it pays only the inserts (participant, first traces, cron
+        wake-up).
+        """
         self.ensure_one()
-        domain = self._parse_domain(self.domain, self.env._("Audience"))
-        company_field = self.env[self.model_name]._mail_get_company_field()
-        if self.company_id and company_field:
-            domain &= Domain(company_field, "in", [self.company_id.id, False])
+        roots = self.step_ids.filtered(lambda s: not s.parent_id)
+        return {
+            "id": self.id,
+            "name": self.name,
+            "model_name": self.model_name,
+            "company_id": self.company_id.id,
+            "domain": self.domain,
+            "goal_domain": self.goal_domain or False,
+            "partner_field": self._partner_field(),
+            "roots": tuple((step.id, step.delay, step.delay_unit) for step in roots),
+        }
+
+    def _domain_snapshot(self):
+        self.ensure_one()
+        return {
+            "name": self.name,
+            "model_name": self.model_name,
+            "company_id": self.company_id.id,
+            "domain": self.domain,
+            "goal_domain": self.goal_domain or False,
+        }
+
+    def _audience_domain(self, snapshot=None):
+        """The audience as a :class:`Domain`, restricted to the scenario's company.
+
+        :param dict snapshot: the scenario's data (``_entry_snapshot``) when known
+        """
+        snap = snapshot or self._domain_snapshot()
+        domain = self._snapshot_domain(snap, snap["domain"], self.env._("Audience"))
+        company_field = self.env[snap["model_name"]]._mail_get_company_field()
+        if snap["company_id"] and company_field:
+            domain &= Domain(company_field, "in", [snap["company_id"], False])
         return domain
 
-    def _goal_domain(self):
-        self.ensure_one()
-        if not self.goal_domain:
+    def _goal_domain(self, snapshot=None):
+        snap = snapshot or self._domain_snapshot()
+        if not snap["goal_domain"]:
             return None
-        return self._parse_domain(self.goal_domain, self.env._("Goal"))
+        return self._snapshot_domain(snap, snap["goal_domain"], self.env._("Goal"))
+
+    @api.model
+    def _snapshot_domain(self, snap, domain_text, label):
+        return self.env["marketing.scenario.step"]._validate_domain(
+            snap["model_name"],
+            domain_text,
+            self.env._("%(label)s of scenario %(name)s", label=label, name=snap["name"]),
+        )
 
     def _partner_field(self):
         """Name of the field that gives the contact of a target record ('id' for contacts)."""
@@ -1093,6 +1138,9 @@ class MarketingScenario(models.Model):
                 {
                     "id": scenario.id,
                     "trigger": scenario.trigger,
+                    "snapshot": scenario._entry_snapshot()
+                    if scenario.trigger in REALTIME_TRIGGERS
+                    else None,
                     "score_threshold": scenario.score_threshold,
                     "audience_fields": frozenset(_domain_fields(scenario._audience_domain())),
                     "goal_fields": frozenset(_domain_fields(goal))
@@ -1111,9 +1159,17 @@ class MarketingScenario(models.Model):
     def _on_records_created(self, records):
         """Enrol new records in the running scenarios that enter on creation (or on
         matching the audience: a new record that matches has started to match)."""
+        Participant = self.env["marketing.scenario.participant"]
         for entry in self._scenario_cache(records._name)["running"]:
             if entry["trigger"] in REALTIME_TRIGGERS:
-                self.browse(entry["id"]).enroll(records, new_records=True)
+                if entry["snapshot"]["roots"]:
+                    # what enroll() checks (target model, running, has steps) is known
+                    Participant._create_for(
+                        self.browse(entry["id"]),
+                        records,
+                        new_records=True,
+                        snapshot=entry["snapshot"],
+                    )
             elif entry["trigger"] == "date" and entry["date_field"]:
                 self.browse(entry["id"])._wake_entry_for(records)
 
@@ -1156,11 +1212,12 @@ class MarketingScenario(models.Model):
         if followed:
             self.env["marketing.scenario.participant"]._on_records_changed(records, followed)
 
-    def _filter_audience(self, records):
+    def _filter_audience(self, records, snapshot=None):
         """Records that match the audience and have not reached the goal yet."""
         self.ensure_one()
-        domain = self._audience_domain()
-        goal = self._goal_domain()
+        snapshot = snapshot or self._domain_snapshot()
+        domain = self._audience_domain(snapshot)
+        goal = self._goal_domain(snapshot)
         if goal is not None:
             domain &= ~goal
         if domain.is_true() or not records:

@@ -118,15 +118,19 @@ class MarketingScenarioParticipant(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _create_for(self, scenario, records, test=False, new_records=False):
+    def _create_for(self, scenario, records, test=False, new_records=False, snapshot=None):
         """Create participants and their first traces for ``records`` in a constant number
         of queries, whatever the number of records.
 
         Concurrency: a record already walking (or entering in a concurrent transaction)
         is skipped by ``ON CONFLICT DO NOTHING`` on the unique index, never doubled.
+
+        :param dict snapshot: the scenario's ``_entry_snapshot()`` when the caller has it
+            (the real-time triggers keep it in cache: no read of the scenario)
         """
+        snapshot = snapshot or scenario._entry_snapshot()
         if not test:
-            records = scenario._filter_audience(records)
+            records = scenario._filter_audience(records, snapshot)
         if not records:
             return self
         res_ids = list(records._ids)
@@ -134,7 +138,9 @@ class MarketingScenarioParticipant(models.Model):
             res_ids = self._filter_reentry(scenario, res_ids)
             if not res_ids:
                 return self
-        partner_ids = self._partner_ids_of(scenario, records.browse(res_ids))
+        partner_ids = self._partner_ids_of(
+            scenario, records.browse(res_ids), fname=snapshot["partner_field"]
+        )
         now = self.env.cr.now()
         self.env.flush_all()
         self.env.cr.execute(
@@ -150,9 +156,9 @@ class MarketingScenarioParticipant(models.Model):
                        AND is_test IS NOT TRUE DO NOTHING
                 RETURNING id
                 """,
-                scenario=scenario.id,
-                company=scenario.company_id.id or None,
-                model=scenario.model_name,
+                scenario=snapshot["id"],
+                company=snapshot["company_id"] or None,
+                model=snapshot["model_name"],
                 test=bool(test),
                 now=now,
                 uid=self.env.uid,
@@ -164,7 +170,7 @@ class MarketingScenarioParticipant(models.Model):
         participants = self.browse(participant_ids)
         if participants:
             self.env["marketing.scenario.trace"]._create_first_traces(
-                scenario, participant_ids, test, now
+                scenario, participant_ids, test, now, snapshot=snapshot
             )
             scenario.invalidate_recordset(["participant_ids", "test_participant_ids"])
         return participants
@@ -198,9 +204,12 @@ class MarketingScenarioParticipant(models.Model):
         return [res_id for res_id in res_ids if res_id not in blocked]
 
     @api.model
-    def _partner_ids_of(self, scenario, records):
-        """The contact of each record, in the order of ``records`` (None when unknown)."""
-        fname = scenario._partner_field()
+    def _partner_ids_of(self, scenario, records, fname=None):
+        """The contact of each record, in the order of ``records`` (None when unknown).
+
+        :param fname: the scenario's ``_partner_field()`` when the caller knows it
+        """
+        fname = fname or scenario._partner_field()
         if fname == "id":
             return list(records._ids)
         if not fname:

@@ -781,6 +781,12 @@ class MarketingScenarioStep(models.Model):
             return self.scenario_id
         return None
 
+    @api.constrains("action_type")
+    def _check_children_trigger_types(self):
+        """A step that stops being an e-mail (or a condition) step keeps no branch on
+        mail events (or yes/no branches) under it."""
+        self.child_ids._check_trigger_type()
+
     @api.constrains("filter_domain", "condition_domain", "scenario_id")
     def _check_domains(self):
         for step in self:
@@ -896,8 +902,8 @@ class MarketingScenarioStep(models.Model):
             self._check_server_action_rights()
         if "mailing_id" in vals or "action_type" in vals:
             self._link_mailings()
-        if {"action_type", "condition_domain", "active", "scenario_id"} & set(vals):
-            self.env.registry.clear_cache()
+        # the real-time hooks cache the tree (wait-until steps, first steps and delays)
+        self.env.registry.clear_cache()
         return res
 
     def unlink(self):
@@ -1099,7 +1105,11 @@ class MarketingScenarioStep(models.Model):
                 if partner.email_normalized not in by_email:
                     missing.setdefault(partner.email_normalized, partner)
             if missing:
-                new_contacts = Contact.create(
+                # no "contact created" message nor follower per contact: thousands of
+                # contacts are created per batch
+                new_contacts = Contact.with_context(
+                    mail_create_nolog=True, mail_create_nosubscribe=True
+                ).create(
                     [{"name": partner.name, "email": partner.email} for partner in missing.values()]
                 )
                 by_email.update(zip(missing, new_contacts, strict=True))
@@ -1218,15 +1228,27 @@ class MarketingScenarioStep(models.Model):
         already = set()
         if emails:
             self.env.flush_all()
+            # From the addresses of the batch (mailing.trace's index on the e-mails of
+            # scenario mails), then each mail's trace and walk by primary key: never from
+            # the step's traces or the running walks, which grow with the audience (with
+            # stale statistics PostgreSQL would scan them: O(N) per batch). The LATERAL
+            # ... LIMIT 1 and the scalar subquery cannot be flattened: the plan stays.
             self.env.cr.execute(
                 SQL(
                     """
                     SELECT DISTINCT mt.email
                       FROM mailing_trace mt
-                      JOIN marketing_scenario_trace t ON t.id = mt.marketing_trace_id
-                      JOIN marketing_scenario_participant p ON p.id = t.participant_id
-                     WHERE t.step_id = %s AND p.state = 'running' AND t.is_test IS NOT TRUE
-                       AND mt.email = ANY(%s) AND mt.trace_status NOT IN ('cancel', 'error')
+                      CROSS JOIN LATERAL (
+                          SELECT 1
+                            FROM marketing_scenario_trace t
+                           WHERE t.id = mt.marketing_trace_id AND t.step_id = %s
+                             AND t.is_test IS NOT TRUE
+                             AND (SELECT p.state FROM marketing_scenario_participant p
+                                   WHERE p.id = t.participant_id) = 'running'
+                           LIMIT 1
+                      ) AS walking
+                     WHERE mt.marketing_trace_id IS NOT NULL AND mt.email = ANY(%s)
+                       AND mt.trace_status NOT IN ('cancel', 'error')
                     """,
                     self.id,
                     list(set(emails.values())),

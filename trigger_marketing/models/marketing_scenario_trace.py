@@ -12,6 +12,7 @@ from .marketing_scenario_step import (
     BRANCH_TRIGGERS,
     MAIL_NEGATIVE,
     MAIL_POSITIVE,
+    delay_to_relativedelta,
 )
 
 _logger = logging.getLogger(__name__)
@@ -45,6 +46,22 @@ REASONS = [
     ("manual", "Canceled by a user"),
     ("error", "Error"),
 ]
+
+
+def failure_message(error, limit=500):
+    """What a marketer reads on a failed trace: the error's first line and its root
+    cause (a rendering error carries a whole traceback; the server log keeps it)."""
+    message = (str(error).strip() or type(error).__name__).split("\n", 1)[0][:limit]
+    root, seen = error, {id(error)}
+    while True:
+        cause = root.__cause__ or (None if root.__suppress_context__ else root.__context__)
+        if cause is None or id(cause) in seen:
+            break
+        seen.add(id(cause))
+        root = cause
+    if root is not error:
+        message += f" ({type(root).__name__}: {str(root)[:limit]})"
+    return message
 
 
 class TraceOutcome:
@@ -120,16 +137,17 @@ class MarketingScenarioTrace(models.Model):
     _order = "scheduled_at desc, id desc"
     _rec_name = "step_id"
 
+    # participant_id and step_id are indexed by the unique (participant_id, step_id)
+    # index and by (step_id, state): every index slows down each update of a trace
+    # (a new state never is a HOT update), so there is no other index on them.
     participant_id = fields.Many2one(
-        "marketing.scenario.participant", required=True, ondelete="cascade", index=True
+        "marketing.scenario.participant", required=True, ondelete="cascade"
     )
-    step_id = fields.Many2one(
-        "marketing.scenario.step", required=True, ondelete="cascade", index=True
-    )
+    step_id = fields.Many2one("marketing.scenario.step", required=True, ondelete="cascade")
     scenario_id = fields.Many2one(
         "marketing.scenario", required=True, ondelete="cascade", index=True
     )
-    company_id = fields.Many2one("res.company", index=True, readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
     parent_id = fields.Many2one(
         "marketing.scenario.trace",
         string="Previous step",
@@ -155,7 +173,6 @@ class MarketingScenarioTrace(models.Model):
         ],
         default="scheduled",
         required=True,
-        index=True,
     )
     scheduled_at = fields.Datetime(
         string="Planned for",
@@ -166,7 +183,7 @@ class MarketingScenarioTrace(models.Model):
     outcome = fields.Boolean(
         readonly=True, help="For a condition or wait-until step: whether the condition was met."
     )
-    reason_code = fields.Selection(REASONS, string="Reason", readonly=True, index=True)
+    reason_code = fields.Selection(REASONS, string="Reason", readonly=True)
     reason = fields.Text(string="Details", readonly=True)
     attempt_count = fields.Integer(string="Attempts", readonly=True)
     # e-mail tracking, mirrored from mass_mailing's mailing.trace
@@ -198,6 +215,12 @@ class MarketingScenarioTrace(models.Model):
     # The processing cron finds due traces through this partial index only.
     _due_idx = models.Index("(scheduled_at, id) WHERE state IN ('scheduled', 'waiting')")
     _step_state_idx = models.Index("(step_id, state)")
+    # "Has this walk anything pending?" after each batch, when a walk ends...: without
+    # it PostgreSQL combines the participant index with a state index that holds every
+    # trace ever processed, and the check costs a second per batch at 20,000 contacts.
+    _participant_pending_idx = models.Index(
+        "(participant_id) WHERE state IN ('scheduled', 'waiting')"
+    )
 
     @api.depends(
         "mailing_trace_ids.trace_status",
@@ -226,16 +249,20 @@ class MarketingScenarioTrace(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _create_first_traces(self, scenario, participant_ids, test, now):
-        roots = scenario.step_ids.filtered(lambda s: not s.parent_id)
-        if not roots or not participant_ids:
+    def _create_first_traces(self, scenario, participant_ids, test, now, snapshot=None):
+        """The traces of the first steps of new participants (one query).
+
+        :param dict snapshot: the scenario's ``_entry_snapshot()`` (no read of the steps)
+        """
+        snapshot = snapshot or scenario._entry_snapshot()
+        if not snapshot["roots"] or not participant_ids:
             return
         rows = [
-            (pid, step.id, step._planned_date(now), None, "scheduled")
-            for step in roots
+            (pid, step_id, now + delay_to_relativedelta(delay, unit), None, "scheduled")
+            for step_id, delay, unit in snapshot["roots"]
             for pid in participant_ids
         ]
-        self._insert_traces(scenario.id, scenario.company_id.id, test, rows, now)
+        self._insert_traces(snapshot["id"], snapshot["company_id"], test, rows, now)
 
     @api.model
     def _insert_traces(self, scenario_id, company_id, test, rows, now):
@@ -466,8 +493,24 @@ class MarketingScenarioTrace(models.Model):
                 self.env._("The walk had already ended."),
             )
         for step, traces in (self - ended).grouped("step_id").items():
-            self._process_step(step, traces, outcome)
+            self._process_step_guarded(step, traces, outcome)
         self._apply(outcome)
+
+    def _process_step_guarded(self, step, traces, outcome):
+        """Process the traces of one step of the batch; an error of the step itself (a
+        filter or goal that no longer evaluates, e.g. its field was removed with a
+        module) fails these traces with the message: the other steps of the batch, and
+        the batches after it, go on."""
+        step_outcome = TraceOutcome(outcome.now)
+        try:
+            with self.env.cr.savepoint():
+                self._process_step(step, traces, step_outcome)
+        except Exception as e:  # noqa: BLE001 - recorded on the traces
+            _logger.warning("Step %s failed for %s traces: %s", step.id, len(traces), e)
+            step_outcome = TraceOutcome(outcome.now)
+            for trace in traces:
+                self._record_failure(trace, e, step_outcome)
+        outcome.merge(step_outcome)
 
     def _process_step(self, step, traces, outcome):
         scenario = step.scenario_id
@@ -641,7 +684,7 @@ class MarketingScenarioTrace(models.Model):
                 self._record_failure(trace, e, outcome)
 
     def _record_failure(self, trace, error, outcome):
-        message = str(error) or error.__class__.__name__
+        message = failure_message(error)
         transient = isinstance(error, psycopg2.OperationalError)
         if transient and trace.attempt_count + 1 < MAX_ATTEMPTS:
             delay = timedelta(minutes=5 * 2**trace.attempt_count)

@@ -26,3 +26,6 @@ from . import test_score_decay
 from . import test_score_performance
 from . import test_templates
 from . import test_score_sources
+from . import test_mail_outage
+from . import test_processes
+from . import test_bad_input_matrix

@@ -163,6 +163,42 @@ class TestEnrollment(TriggerMarketingCase):
             )
             self.assertEqual(self._queries(lambda: partner.write({"phone": "2"})), base_write)
 
+    def test_realtime_overhead_in_a_new_request(self):
+        """As in a real request the record cache is empty: enrolling a new record must not
+        read the scenario or its steps (they come from the registry cache)."""
+        with self.at(NOW):
+            scenario = self._scenario(trigger="create", domain="[('email', 'ilike', 'vip')]")
+            scenario.action_start()
+            self._create_partner("warm-vip@example.com")()  # warm the registry caches
+
+            def fresh(func):
+                self.env.cr.postcommit.data.pop("trigger_marketing.woken_at", None)
+                self.env.invalidate_all()
+                return self._queries(func)
+
+            baseline = fresh(self._create_partner("vip-a@example.com", skip=True))
+            enrolled = fresh(self._create_partner("vip-b@example.com"))
+            self.assertEqual(enrolled - baseline, 3, "insert participant, insert trace, wake")
+            self.assertEqual(
+                scenario.participant_ids.mapped("res_id"),
+                self.env["res.partner"]
+                .search([("email", "in", ("warm-vip@example.com", "vip-b@example.com"))])
+                .ids,
+            )
+
+    def test_realtime_cache_follows_the_tree(self):
+        """The cached first steps follow edits of the tree (delay, new first step)."""
+        with self.at(NOW):
+            scenario = self._scenario(trigger="create", domain="[('email', '!=', False)]")
+            first = scenario.step_ids
+            scenario.action_start()
+            self._create_partner("one@example.com")()
+            first.write({"delay": 3, "delay_unit": "hours"})
+            second = self.make_step(scenario, "wait", name="Second root")
+            partner = self._create_partner("two@example.com")()
+            self.assertEqual(self.trace_of(first, partner).scheduled_at, NOW.replace(hour=12))
+            self.assertTrue(self.trace_of(second, partner))
+
     def test_company_restriction(self):
         with self.at(NOW):
             other_company = self.env["res.company"].create({"name": "Other Co"})

@@ -203,3 +203,38 @@ class TestMailBranches(TriggerMarketingCase):
             bob_trace = self.trace_of(self.not_opened, bob)
             self.assertEqual(bob_trace.state, "scheduled", "decides once the mail has left")
             self.assertGreater(bob_trace.scheduled_at, NOW + timedelta(days=2))
+
+    def test_one_address_is_mailed_once_per_step(self):
+        """Two contacts with one address in a batch, then a third in a later batch while
+        the first walk runs: one mail, the others skipped 'duplicate'. A test walk and a
+        walk that ended do not count."""
+        with self.at(NOW):
+            scenario = self.make_scenario(name="Duplicates", test_email="qa@example.com")
+            mail = self.make_step(scenario, "mail", name="Hello")
+            self.make_step(scenario, "wait", mail, delay=3, delay_unit="days")
+            scenario.action_start()
+            first, twin = self.make_partners(2, email="same@example.com")
+            other = self.make_partners(1, email="other@example.com")
+            scenario.enroll(first | twin | other)
+            with self.mock_mail_gateway():
+                self.run_cron()
+            states = {p: self.trace_of(mail, p) for p in first | twin | other}
+            self.assertEqual(states[first].state, "done")
+            self.assertEqual(
+                (states[twin].state, states[twin].reason_code), ("skipped", "duplicate")
+            )
+            self.assertEqual(states[other].state, "done")
+            late, tester = self.make_partners(2, email="same@example.com")
+            scenario.enroll(late)
+            scenario.enroll(tester, test=True)
+            with self.mock_mail_gateway():
+                self.run_cron()
+            self.assertEqual(self.trace_of(mail, late).reason_code, "duplicate")
+            self.assertEqual(self.trace_of(mail, tester).state, "done", "test walks never block")
+            # once the first walk is over, the address may be mailed again by a new walk
+            scenario.participant_ids.filtered(lambda p: not p.is_test)._end("completed", "manual")
+            again = self.make_partners(1, email="same@example.com")
+            scenario.enroll(again)
+            with self.mock_mail_gateway():
+                self.run_cron()
+            self.assertEqual(self.trace_of(mail, again).state, "done")
