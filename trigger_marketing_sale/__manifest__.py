@@ -7,6 +7,7 @@
     "website": "https://github.com/trigger-marketing/trigger_marketing",
     "license": "LGPL-3",
     "depends": ["sale", "trigger_marketing"],
+    "demo": ["demo/marketing_scenario_demo.xml"],
     "data": [],
     "auto_install": True,
     "installable": True,

@@ -7,6 +7,7 @@
     "website": "https://github.com/trigger-marketing/trigger_marketing",
     "license": "LGPL-3",
     "depends": ["trigger_marketing", "website_sale"],
+    "demo": ["demo/marketing_scenario_demo.xml"],
     "data": [
         "data/ir_cron_data.xml",
         "views/marketing_scenario_views.xml",

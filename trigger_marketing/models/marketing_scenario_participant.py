@@ -311,7 +311,7 @@ class MarketingScenarioParticipant(models.Model):
         pending = self.env["marketing.scenario.trace"].search(
             [("participant_id", "in", running.ids), ("state", "in", ("scheduled", "waiting"))]
         )
-        pending._cancel(reason_code, reason)
+        pending._cancel(reason_code, reason, complete=False)
 
     def action_cancel(self):
         self._end("canceled", "manual")

@@ -868,7 +868,12 @@ class MarketingScenarioTrace(models.Model):
     # Cancellation and events
     # ------------------------------------------------------------
 
-    def _cancel(self, reason_code, reason=None):
+    def _cancel(self, reason_code, reason=None, complete=True):
+        """Cancel these pending traces with the reason.
+
+        :param bool complete: complete the walks left with nothing pending (not needed
+            when the walks were just ended)
+        """
         pending = self.filtered(lambda t: t.state in PENDING_STATES)
         if pending:
             pending.write(
@@ -879,7 +884,7 @@ class MarketingScenarioTrace(models.Model):
                     "done_at": fields.Datetime.now(),
                 }
             )
-        participants = pending.participant_id
+        participants = pending.participant_id if complete else None
         if participants:
             self.flush_model()
             self._complete_participants(participants.ids, self.env.cr.now())

@@ -3,3 +3,4 @@ from . import test_cart_goal
 from . import test_recovery_mail
 from . import test_cart_template
 from . import test_cart_score
+from . import test_realtime_overhead
