@@ -79,13 +79,17 @@ class TestMailBranches(TriggerMarketingCase):
         )
         self.scenario.action_start()
 
+    def _send_welcome(self, partners):
+        """Enrol ``partners``, run the welcome step and let the mail queue send."""
+        self.scenario.enroll(partners)
+        with self.mock_mail_gateway():
+            self.run_cron()
+            self.send_queue()
+
     def test_mail_sent_through_mass_mailing(self):
         with self.at(NOW):
             alice, bob = self.make_partners(2)
-            self.scenario.enroll(alice | bob)
-            with self.mock_mail_gateway():
-                self.run_cron()
-                self.send_queue()
+            self._send_welcome(alice | bob)
             trace = self.trace_of(self.welcome, alice)
             self.assertEqual(trace.state, "done")
             mail_trace = self.mailing_trace(self.welcome, alice)
@@ -104,10 +108,7 @@ class TestMailBranches(TriggerMarketingCase):
     def test_open_wakes_positive_and_closes_negative(self):
         with self.at(NOW):
             alice, bob = self.make_partners(2)
-            self.scenario.enroll(alice | bob)
-            with self.mock_mail_gateway():
-                self.run_cron()
-                self.send_queue()
+            self._send_welcome(alice | bob)
         with self.at(NOW + timedelta(hours=5)):
             self.gateway_mail_trace_open(self.welcome.mailing_id, alice)
             self.assertEqual(self.trace_of(self.opened, alice).state, "scheduled")
@@ -129,12 +130,9 @@ class TestMailBranches(TriggerMarketingCase):
     def test_click_on_one_link(self):
         with self.at(NOW):
             alice, bob = self.make_partners(2)
-            self.scenario.enroll(alice | bob)
-            with self.mock_mail_gateway():
-                self.run_cron()
-                self.send_queue()
-                self.click(self.welcome, alice, "shop")
-                self.click(self.welcome, bob, "blog")
+            self._send_welcome(alice | bob)
+            self.click(self.welcome, alice, "shop")
+            self.click(self.welcome, bob, "blog")
             self.assertEqual(self.trace_of(self.clicked_shop, alice).state, "scheduled")
             self.assertEqual(
                 self.trace_of(self.clicked_shop, bob).state,
@@ -152,10 +150,7 @@ class TestMailBranches(TriggerMarketingCase):
     def test_reply_and_bounce(self):
         with self.at(NOW):
             alice, bob = self.make_partners(2)
-            self.scenario.enroll(alice | bob)
-            with self.mock_mail_gateway():
-                self.run_cron()
-                self.send_queue()
+            self._send_welcome(alice | bob)
             self.gateway_mail_trace_reply(self.welcome.mailing_id, alice)
             self.gateway_mail_trace_bounce(self.welcome.mailing_id, bob)
             self.run_cron()
@@ -171,10 +166,7 @@ class TestMailBranches(TriggerMarketingCase):
         with self.at(NOW):
             alice, bob = self.make_partners(2)
             self.env["mail.blacklist"].create({"email": bob.email})
-            self.scenario.enroll(alice | bob)
-            with self.mock_mail_gateway():
-                self.run_cron()
-                self.send_queue()
+            self._send_welcome(alice | bob)
             welcome_bob = self.trace_of(self.welcome, bob)
             self.assertEqual(
                 (welcome_bob.state, welcome_bob.reason_code), ("skipped", "blacklisted")
