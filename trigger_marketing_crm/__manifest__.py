@@ -1,6 +1,6 @@
 {
     "name": "Trigger Marketing - CRM",
-    "version": "19.0.1.0.0",
+    "version": "19.0.1.1.0",
     "summary": "The contact's lead score and band on CRM leads and opportunities",
     "category": "Marketing/Marketing Automation",
     "author": "trigger_marketing maintainers",

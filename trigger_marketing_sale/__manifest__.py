@@ -1,6 +1,6 @@
 {
     "name": "Trigger Marketing - Sales",
-    "version": "19.0.1.0.0",
+    "version": "19.0.1.1.0",
     "summary": "Confirmed orders score the customer; 'quotation expires soon' scenario",
     "category": "Marketing/Marketing Automation",
     "author": "trigger_marketing maintainers",

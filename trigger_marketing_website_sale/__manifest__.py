@@ -1,6 +1,6 @@
 {
     "name": "Trigger Marketing - eCommerce",
-    "version": "19.0.1.0.0",
+    "version": "19.0.1.1.0",
     "summary": "Abandoned carts enter trigger marketing scenarios: reminder, coupon, last call",
     "category": "Marketing/Marketing Automation",
     "author": "trigger_marketing maintainers",
