@@ -6,7 +6,7 @@
 TM := bash tools/tm.sh
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run screenshots test test-slow bench lint format drop-db
+.PHONY: help setup run screenshots test test-slow bench wheels wheels-check lint format drop-db
 
 help:               ## list the targets and settings
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,12 @@ test-slow:          ## fresh test database, pytest -m slow
 
 bench:              ## scale benchmark on its own database (N=20000, CARTS=1, KEEP_DB)
 	@$(TM) bench
+
+wheels:             ## one odoo-addon-<addon> wheel per addon (whool) into dist/ (WHEELS_DIR)
+	@$(TM) wheels
+
+wheels-check:       ## build the wheels, pip-install them aside, install trigger_marketing from them
+	@$(TM) wheels-check
 
 lint:               ## ruff check + ruff format --check + pylint-odoo mandatory checks
 	@$(TM) lint

@@ -7,6 +7,9 @@
 #   tools/tm.sh test           set-up + fresh test database + pytest -m "not slow"
 #   tools/tm.sh test-slow      same, pytest -m slow (no slow test at all is not an error)
 #   tools/tm.sh bench          set-up + tools/bench.py on a fresh database (N contacts)
+#   tools/tm.sh wheels         build every addon's wheel (whool) into WHEELS_DIR
+#   tools/tm.sh wheels-check   build the wheels, pip-install them into a temporary folder and
+#                              install trigger_marketing from there on a fresh database
 #   tools/tm.sh lint           ruff check, ruff format --check, pylint-odoo (mandatory checks)
 #   tools/tm.sh format         ruff check --fix + ruff format
 #   tools/tm.sh pg-start       start the local PostgreSQL cluster(s) if installed but down
@@ -41,10 +44,11 @@ CARTS=${CARTS:-0}
 BENCH_DB=${BENCH_DB:-}
 BENCH_JSON=${BENCH_JSON:-bench-results.json}
 BENCH_ARGS=${BENCH_ARGS:-}
+WHEELS_DIR=${WHEELS_DIR:-$REPO/dist}
 
 usage() {
     cat <<EOF
-usage: tools/tm.sh {setup|run|screenshots|test|test-slow|bench|lint|format|pg-start|check-odoo|drop-db}
+usage: tools/tm.sh {setup|run|screenshots|test|test-slow|bench|wheels|wheels-check|lint|format|pg-start|check-odoo|drop-db}
 
 Settings (environment variables or make VAR=value):
   PYTHON=$PYTHON             interpreter that has (or gets) Odoo 19 and the dev tools
@@ -70,6 +74,8 @@ Settings (environment variables or make VAR=value):
   BENCH_JSON=$BENCH_JSON
                              bench: where the figures are written
   BENCH_ARGS='--profile'     bench: more options of tools/bench.py (--help)
+  WHEELS_DIR=$WHEELS_DIR
+                             wheels: where the odoo-addon-* wheels are written
 EOF
 }
 
@@ -444,6 +450,75 @@ cmd_bench() {
     "$PYTHON" "$REPO/tools/bench.py" "${args[@]}" "${extra[@]}"
 }
 
+cmd_wheels() { # one odoo-addon-<addon> wheel per addon that has a pyproject.toml
+    check_python
+    ensure_requirements
+    cd "$REPO"
+    local -a addons=()
+    local toml
+    for toml in "$REPO"/*/pyproject.toml; do
+        [[ -f ${toml%/pyproject.toml}/__manifest__.py ]] && addons+=("./$(basename "$(dirname "$toml")")")
+    done
+    ((${#addons[@]})) || die "no addon with a pyproject.toml at the repository root."
+    # whool packs the files git knows (git ls-files): commit or `git add` new files first
+    mkdir -p "$WHEELS_DIR"
+    rm -f "$WHEELS_DIR"/odoo_addon_*.whl
+    say "building ${#addons[@]} wheels into $WHEELS_DIR"
+    # no build isolation: whool comes from requirements.txt, nothing is downloaded
+    PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip wheel -q --disable-pip-version-check --no-deps \
+        --no-build-isolation --wheel-dir "$WHEELS_DIR" "${addons[@]}" ||
+        die "building the wheels failed (see above)."
+    local whl
+    for whl in "$WHEELS_DIR"/odoo_addon_*.whl; do
+        say "  $(basename "$whl")  $(wc -c <"$whl") bytes"
+    done
+}
+
+WHEEL_DB=
+WHEEL_TARGET=
+
+wheels_cleanup() {
+    local rc=$?
+    [[ -n $WHEEL_DB ]] && helper db-drop "$WHEEL_DB" && say "dropped database $WHEEL_DB"
+    [[ -n $WHEEL_TARGET ]] && rm -rf "$WHEEL_TARGET"
+    return "$rc"
+}
+
+cmd_wheels_check() { # the wheels installed by pip are what Odoo installs, not the repository
+    cmd_wheels
+    ensure_postgres
+    WHEEL_TARGET=$(mktemp -d "${TMPDIR:-/tmp}/tm_wheels.XXXXXX")
+    trap wheels_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    # --no-deps: the wheels require odoo==19.0.*, which pip cannot resolve in a --target
+    # folder (the editable Odoo of $PYTHON is outside it)
+    PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install -q --disable-pip-version-check \
+        --no-deps --no-index --target "$WHEEL_TARGET/site" "$WHEELS_DIR"/odoo_addon_*.whl ||
+        die "pip could not install the wheels of $WHEELS_DIR."
+    local path where
+    path=$(helper odoo-addons-path)
+    case ",$path," in
+    *",$REPO,"* | *",$(cd "$REPO" && pwd -P),"*) die "the addons path $path holds the repository." ;;
+    esac
+    where=$(PYTHONPATH="$WHEEL_TARGET/site" helper module-path trigger_marketing "$path") ||
+        die "Odoo does not find trigger_marketing among the installed wheels."
+    case $where in
+    "$WHEEL_TARGET"/site/odoo/addons/*) ;;
+    *) die "trigger_marketing is loaded from $where, not from the installed wheel." ;;
+    esac
+    WHEEL_DB=tm_wheels_$(date +%Y%m%d%H%M%S)_$$
+    say "installing trigger_marketing from $where into $WHEEL_DB (addons path $path)"
+    local t0=$SECONDS
+    PYTHONPATH="$WHEEL_TARGET/site" "$PYTHON" -m odoo server --addons-path="$path" \
+        -d "$WHEEL_DB" --db-filter="^$WHEEL_DB\$" -i trigger_marketing --stop-after-init \
+        --log-level=warn --data-dir="$WHEEL_TARGET/data" --http-interface=127.0.0.1 ||
+        die "installing trigger_marketing from the wheel failed (see the log above)."
+    helper module-state "$WHEEL_DB" trigger_marketing ||
+        die "trigger_marketing is not installed in $WHEEL_DB after -i."
+    say "trigger_marketing installed from its wheel in $((SECONDS - t0))s"
+}
+
 cmd_lint() {
     check_python
     ensure_requirements
@@ -507,6 +582,8 @@ main() {
     test) cmd_test fast ;;
     test-slow) cmd_test slow ;;
     bench) cmd_bench ;;
+    wheels) cmd_wheels ;;
+    wheels-check) cmd_wheels_check ;;
     lint) cmd_lint ;;
     format) cmd_format ;;
     pg-start) pg_start_local ;;

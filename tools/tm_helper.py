@@ -8,6 +8,8 @@ Sub-commands (all print their result on stdout, diagnostics on stderr):
 
     odoo-check                 exit 0 if Odoo 19.0 is importable, else print why
     addons-path REPO [EXTRA]   comma-separated addons path (Odoo's + REPO + EXTRA)
+    odoo-addons-path           Odoo's own addons folders only (comma-separated)
+    module-path NAME ADDONS_PATH   the folder Odoo loads addon NAME from
     modules REPO ADDONS_PATH   installable addons of REPO whose dependencies exist
     test-paths MODULES ADDONS_PATH   <addon>/tests folders of MODULES
     extract ARCHIVE DEST       unpack a .tar.gz/.tgz/.tar/.zip, print the Odoo root
@@ -15,6 +17,7 @@ Sub-commands (all print their result on stdout, diagnostics on stderr):
     pg-check                   can we connect to PostgreSQL and create databases?
     db-exists NAME             exit 0 if database NAME exists
     db-drop NAME               drop database NAME (forcefully), if it exists
+    module-state DB NAME       print addon NAME's state and version in DB; exit 0 if installed
 """
 
 import ast
@@ -62,6 +65,28 @@ def _odoo_addons_dirs():
     if os.path.isdir(beside) and _is_addons_dir(beside):
         dirs.append(beside)
     return dirs
+
+
+def odoo_addons_path():
+    print(",".join(_odoo_addons_dirs()))
+    return 0
+
+
+def module_path(name, addons_path_value):
+    """Where Odoo, with this addons path (and sys.path: PYTHONPATH), finds addon NAME."""
+    from odoo.modules.module import get_module_path, initialize_sys_path
+    from odoo.tools import config
+
+    config.parse_config(
+        [f"--addons-path={addons_path_value}", "--http-interface=127.0.0.1"], setup_logging=False
+    )
+    initialize_sys_path()
+    path = get_module_path(name, display_warning=False)
+    if not path:
+        _err(f"tm: error: addon {name} is not found with the addons path {addons_path_value}")
+        return 1
+    print(os.path.realpath(path))
+    return 0
 
 
 def _is_addons_dir(path):
@@ -213,12 +238,16 @@ def extract(archive, dest):
 # --------------------------------------------------------------------------- #
 # PostgreSQL (through psycopg2, like Odoo; libpq's PG* variables apply)
 # --------------------------------------------------------------------------- #
-def _connect():
+def psycopg2_connect(dbname):
     import psycopg2
 
-    conn = psycopg2.connect(dbname=os.environ.get("TM_PG_MAINTENANCE_DB", "postgres"))
+    conn = psycopg2.connect(dbname=dbname)
     conn.autocommit = True
     return conn
+
+
+def _connect():
+    return psycopg2_connect(os.environ.get("TM_PG_MAINTENANCE_DB", "postgres"))
 
 
 def pg_check():
@@ -269,9 +298,25 @@ def db_drop(name):
     return 0
 
 
+def module_state(dbname, name):
+    conn = psycopg2_connect(dbname)
+    try:
+        with conn.cursor() as cr:
+            cr.execute(
+                "SELECT state, latest_version FROM ir_module_module WHERE name = %s", (name,)
+            )
+            row = cr.fetchone()
+    finally:
+        conn.close()
+    print(f"{name} in {dbname}: " + (f"{row[0]}, version {row[1]}" if row else "unknown"))
+    return 0 if row and row[0] == "installed" else 1
+
+
 COMMANDS = {
     "odoo-check": (odoo_check, 0),
     "addons-path": (addons_path, 1),
+    "odoo-addons-path": (odoo_addons_path, 0),
+    "module-path": (module_path, 2),
     "modules": (modules, 2),
     "test-paths": (test_paths, 2),
     "extract": (extract, 2),
@@ -279,6 +324,7 @@ COMMANDS = {
     "pg-check": (pg_check, 0),
     "db-exists": (db_exists, 1),
     "db-drop": (db_drop, 1),
+    "module-state": (module_state, 2),
 }
 
 
