@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
-from .marketing_scenario_trace import MAIL_QUEUE_GRACE
+from .marketing_scenario_trace_engine import MAIL_QUEUE_GRACE
 
 # A scenario mail that could not reach the SMTP server is tried again after this delay.
 SMTP_RETRY_DELAY = timedelta(minutes=10)

@@ -5,6 +5,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from ..tools import contacts
 from .marketing_scenario_trace import PENDING_STATES, REASONS
 
 
@@ -138,9 +139,7 @@ class MarketingScenarioParticipant(models.Model):
             res_ids = self._filter_reentry(scenario, res_ids)
             if not res_ids:
                 return self
-        partner_ids = self._partner_ids_of(
-            scenario, records.browse(res_ids), fname=snapshot["partner_field"]
-        )
+        partner_ids = contacts.partner_ids_of(records.browse(res_ids), snapshot["partner_field"])
         now = self.env.cr.now()
         self.env.flush_all()
         self.env.cr.execute(
@@ -202,20 +201,6 @@ class MarketingScenarioParticipant(models.Model):
         )
         blocked = {row[0] for row in self.env.cr.fetchall()}
         return [res_id for res_id in res_ids if res_id not in blocked]
-
-    @api.model
-    def _partner_ids_of(self, scenario, records, fname=None):
-        """The contact of each record, in the order of ``records`` (None when unknown).
-
-        :param fname: the scenario's ``_partner_field()`` when the caller knows it
-        """
-        fname = fname or scenario._partner_field()
-        if fname == "id":
-            return list(records._ids)
-        if not fname:
-            return [None] * len(records)
-        records.fetch([fname])
-        return [rec[fname].id or None for rec in records]
 
     # ------------------------------------------------------------
     # Reactions to changes of the target records (mail.thread hooks)
@@ -295,23 +280,59 @@ class MarketingScenarioParticipant(models.Model):
     # End of walk
     # ------------------------------------------------------------
 
-    def _end(self, state, reason_code, reason=None):
-        """End these running walks with ``state`` and cancel their pending traces."""
-        running = self.filtered(lambda p: p.state == "running")
-        if not running:
+    def _end(self, state, reason_code, reason=None, now=None, keep_trace_ids=()):
+        """End these running walks with ``state`` and cancel their pending traces.
+
+        The one way a walk ends (goal, exit, deleted record, stop, cancel...): two queries
+        whatever the number of walks, so that the engine uses it for whole batches.
+
+        :param keep_trace_ids: traces whose new state the caller writes itself (the
+            engine's batch), left alone
+        """
+        if not self:
             return
-        running.write(
-            {
-                "state": state,
-                "date_end": fields.Datetime.now(),
-                "end_reason_code": reason_code,
-                "end_reason": reason,
-            }
+        now = now or self.env.cr.now()
+        self.flush_model()
+        self.env["marketing.scenario.trace"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE marketing_scenario_participant
+                   SET state = %(state)s, end_reason_code = %(code)s, end_reason = %(reason)s,
+                       date_end = %(now)s, write_date = %(now)s, write_uid = %(uid)s
+                 WHERE id = ANY(%(pids)s) AND state = 'running'
+                RETURNING id
+                """,
+                state=state,
+                code=reason_code,
+                reason=reason,
+                now=now,
+                uid=self.env.uid,
+                pids=self.ids,
+            )
         )
-        pending = self.env["marketing.scenario.trace"].search(
-            [("participant_id", "in", running.ids), ("state", "in", ("scheduled", "waiting"))]
-        )
-        pending._cancel(reason_code, reason, complete=False)
+        ended_ids = [row[0] for row in self.env.cr.fetchall()]
+        if ended_ids:
+            self.env.cr.execute(
+                SQL(
+                    """
+                    UPDATE marketing_scenario_trace
+                       SET state = 'canceled', reason_code = %(code)s, reason = %(reason)s,
+                           done_at = %(now)s, write_date = %(now)s, write_uid = %(uid)s
+                     WHERE participant_id = ANY(%(pids)s)
+                       AND state IN ('scheduled', 'waiting')
+                       AND NOT (id = ANY(%(keep)s))
+                    """,
+                    code=reason_code,
+                    reason=reason,
+                    now=now,
+                    uid=self.env.uid,
+                    pids=ended_ids,
+                    keep=list(keep_trace_ids),
+                )
+            )
+        self.invalidate_model()
+        self.env["marketing.scenario.trace"].invalidate_model()
 
     def action_cancel(self):
         self._end("canceled", "manual")

@@ -182,10 +182,10 @@ class MarketingScenario(models.Model):
         values = dict(values)
         model = self.env["ir.model"]._get(values.pop("model", "res.partner"))
         scenario = self.create(dict(values, model_id=model.id, state="draft"))
-        self._template_create_steps(scenario, model, steps, parent=None)
+        self._template_create_steps(scenario, steps, parent=None)
         return scenario
 
-    def _template_create_steps(self, scenario, model, steps, parent):
+    def _template_create_steps(self, scenario, steps, parent):
         for sequence, spec in enumerate(steps, start=1):
             spec = dict(spec)
             children = spec.pop("children", [])
@@ -201,25 +201,14 @@ class MarketingScenario(models.Model):
                 # sudo: the bodies hold QWeb placeholders written by us, not by the user;
                 # editing them afterwards follows Odoo's template-editor rights.
                 vals["mailing_id"] = (
-                    self.env["mailing.mailing"]
+                    self.env["marketing.scenario.step"]
                     .sudo()
-                    .create(
-                        {
-                            "name": f"{scenario.name}: {spec['name']}",
-                            "subject": subject,
-                            "body_arch": body,
-                            "body_html": body,
-                            "mailing_model_id": model.id,
-                            "use_in_trigger_marketing": True,
-                            "campaign_id": scenario.campaign_id.id,
-                            "user_id": self.env.user.id,
-                        }
-                    )
+                    ._new_mailings([(scenario, f"{scenario.name}: {spec['name']}", subject, body)])
                     .id
                 )
                 vals.setdefault("action_type", "mail")
             step = self.env["marketing.scenario.step"].create(vals)
-            self._template_create_steps(scenario, model, children, step)
+            self._template_create_steps(scenario, children, step)
 
     # ------------------------------------------------------------
     # Templates

@@ -39,6 +39,20 @@ CachedRule = namedtuple(
 )
 
 
+# Fields of a rule that _rules_by_event caches: writing one clears the cache.
+CACHED_RULE_FIELDS = {
+    "name",
+    "active",
+    "company_id",
+    "event",
+    "event_name",
+    "points",
+    "cap_points",
+    "cap_period",
+    "scenario_ids",
+}
+
+
 class MarketingScoreRule(models.Model):
     """An event of a contact gives (or removes) points, optionally capped per period and
     restricted to the mails and walks of some scenarios.
@@ -179,7 +193,8 @@ class MarketingScoreRule(models.Model):
         if vals.get("event_name"):
             vals["event_name"] = vals["event_name"].strip()
         res = super().write(vals)
-        self.env.registry.clear_cache()
+        if CACHED_RULE_FIELDS & set(vals):
+            self.env.registry.clear_cache()
         return res
 
     def unlink(self):

@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from .res_partner import DEFAULT_HOT, DEFAULT_WARM
+from .res_partner_score import DEFAULT_HOT, DEFAULT_WARM
 
 
 class ResConfigSettings(models.TransientModel):

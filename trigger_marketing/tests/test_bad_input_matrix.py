@@ -331,7 +331,9 @@ class TestBadInputMatrix(TriggerMarketingCase):
                 ["[('x_removed_field', '=', 1)]", broken.id],
             )
             self.env.invalidate_all()
-            with mute_logger("odoo.addons.trigger_marketing.models.marketing_scenario_trace"):
+            with mute_logger(
+                "odoo.addons.trigger_marketing.models.marketing_scenario_trace_engine"
+            ):
                 self.run_cron()
             failed = self.traces(broken)
             self.assertEqual(set(failed.mapped("state")), {"failed"})

@@ -13,7 +13,7 @@ class TestDemo(TriggerMarketingCase):
     def test_populate(self):
         self.env["marketing.scenario"].search([("state", "=", "running")]).action_stop()
         start = time.monotonic()
-        self.assertTrue(self.env["marketing.demo"]._populate())
+        self.assertTrue(self.env["marketing.scenario"]._demo_populate())
         elapsed = time.monotonic() - start
         self.assertLess(elapsed, 30)
         partners = self.env["res.partner"].search([("email", "=ilike", "%@demo.example.com")])
@@ -49,4 +49,4 @@ class TestDemo(TriggerMarketingCase):
             )
         )
         # once
-        self.assertFalse(self.env["marketing.demo"]._populate())
+        self.assertFalse(self.env["marketing.scenario"]._demo_populate())

@@ -77,24 +77,39 @@ class TestScoreDecay(TriggerMarketingCase):
             self.run_decay()
         self.assertEqual(set(partners.mapped("marketing_score")), {27})
         ICP = self.env["ir.config_parameter"].sudo()
-        self.assertEqual(ICP.get_param("trigger_marketing.score_decay_cursor"), "0")
+        self.assertFalse(ICP.get_param("trigger_marketing.score_decay_run"), "the run is over")
+        self.assertFalse(
+            ICP.search([("key", "=", "trigger_marketing.score_decay_cursor")]),
+            "no cursor written in the parameters (each write clears every worker's cache)",
+        )
         self.assertEqual(
             ICP.get_param("trigger_marketing.score_decay_last_run"), "2026-03-02 09:00:00"
         )
 
-    def test_interrupted_run_resumes_after_the_cursor(self):
-        """A run stopped by a time-out keeps its cursor: the next run finishes the
-        contacts after it, and decays nobody twice."""
+    def test_interrupted_run_resumes_with_the_contacts_left(self):
+        """A run stopped by a time-out: the next run finishes the contacts not decayed
+        since the run started, and decays nobody twice."""
         partners = self.make_partners(3)
         for partner in partners:
             self.add(partner, 50)
         ICP = self.env["ir.config_parameter"].sudo()
         # state left by a run that decayed the first contact, then timed out
         ICP.set_param("trigger_marketing.score_decay_run", "2026-03-02 09:00:00")
-        ICP.set_param("trigger_marketing.score_decay_cursor", partners[0].id)
+        self.env["res.partner"]._add_marketing_score(
+            [
+                {
+                    "partner_id": partners[0].id,
+                    "points": -5,
+                    "description": "Decay (-10 %)",
+                    "event": "decay",
+                    "date": NOW,
+                }
+            ]
+        )
         with self.at(NOW + timedelta(hours=1)):
             self.run_decay()
-        self.assertEqual(partners.mapped("marketing_score"), [50, 45, 45])
+        self.assertEqual(partners.mapped("marketing_score"), [45, 45, 45])
+        self.assertEqual([len(self.decay_lines(p)) for p in partners], [1, 1, 1])
         self.assertEqual(
             ICP.get_param("trigger_marketing.score_decay_last_run"),
             "2026-03-02 09:00:00",

@@ -3,8 +3,8 @@ from datetime import datetime, timedelta
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
-from ..models.marketing_scenario_trace import TraceOutcome
 from ..models.marketing_send_window_mixin import get_zone, next_window_opening
+from ..tools.trace_results import TraceResults
 from .common import NOW, TriggerMarketingCase
 
 WEEKDAYS = {0, 1, 2, 3, 4}
@@ -197,15 +197,15 @@ class TestSendWindow(TriggerMarketingCase):
             self.env.invalidate_all()
             traces.fetch(["is_test", "participant_id"])
             traces.participant_id.fetch(["partner_id"])
-            outcome = TraceOutcome(saturday)
+            results = TraceResults(saturday)
             self.mail._send_window().fetch(["window_hour_from"])  # loaded in the cron
             before = self.env.cr.sql_log_count
-            to_run = traces._apply_send_window(self.mail, traces, outcome)
+            to_run = traces._apply_send_window(self.mail, traces, results)
             counts.append(self.env.cr.sql_log_count - before)
             self.assertFalse(to_run)
-            self.assertEqual(len(outcome.updates), size)
+            self.assertEqual(len(results.updates), size)
             self.assertEqual(
-                {vals["scheduled_at"] for vals in outcome.updates.values()},
+                {vals["scheduled_at"] for vals in results.updates.values()},
                 {
                     datetime(2026, 3, 9, 8, 0),
                     datetime(2026, 3, 9, 13, 0),

@@ -1,1 +1,4 @@
+from . import domains
 from . import entry_dates
+from . import trace_results
+from . import contacts

@@ -35,16 +35,6 @@ class MarketingScenario(models.Model):
         help="A shop cart is abandoned when it has not changed for this long (its content "
         "or its customer), and its customer has not confirmed an order since.",
     )
-    revenue_currency_id = fields.Many2one(
-        "res.currency", string="Revenue currency", compute="_compute_converted_revenue"
-    )
-    converted_revenue = fields.Monetary(
-        string="Revenue",
-        currency_field="revenue_currency_id",
-        compute="_compute_converted_revenue",
-        help="Total of the orders of the converted participants (test walks aside), in "
-        "the currency of the scenario's company.",
-    )
 
     @api.model
     def _default_cart_abandoned_hours(self):
@@ -59,24 +49,26 @@ class MarketingScenario(models.Model):
     # Constraints, defaults
     # ------------------------------------------------------------
 
-    @api.constrains("trigger", "model_id", "cart_abandoned_hours")
-    def _check_cart_trigger(self):
-        for scenario in self.filtered(lambda s: s.trigger == "cart_abandoned"):
-            if scenario.model_name != "sale.order":
-                raise ValidationError(
-                    self.env._(
-                        "Scenario %(name)s: abandoned carts are sales orders; set the target "
-                        "to Sales Order.",
-                        name=scenario.name,
-                    )
+    @api.constrains("cart_abandoned_hours")
+    def _check_cart_abandoned_hours(self):
+        self._check_trigger_settings()
+
+    def _check_entry_cart_abandoned(self):
+        if self.model_name != "sale.order":
+            raise ValidationError(
+                self.env._(
+                    "Scenario %(name)s: abandoned carts are sales orders; set the target "
+                    "to Sales Order.",
+                    name=self.name,
                 )
-            if scenario.cart_abandoned_hours <= 0:
-                raise ValidationError(
-                    self.env._(
-                        "Scenario %(name)s: a cart is abandoned after a positive number of hours.",
-                        name=scenario.name,
-                    )
+            )
+        if self.cart_abandoned_hours <= 0:
+            raise ValidationError(
+                self.env._(
+                    "Scenario %(name)s: a cart is abandoned after a positive number of hours.",
+                    name=self.name,
                 )
+            )
 
     @api.onchange("trigger")
     def _onchange_trigger_cart(self):
@@ -116,58 +108,6 @@ class MarketingScenario(models.Model):
         ):
             self._cart_wake_cron(fields.Datetime.now())
         return res
-
-    # ------------------------------------------------------------
-    # Statistics
-    # ------------------------------------------------------------
-
-    def _compute_converted_revenue(self):
-        """Sum of the converted orders in one query, converted to the scenario's currency."""
-        self.revenue_currency_id = False
-        self.converted_revenue = 0.0
-        for scenario in self:
-            scenario.revenue_currency_id = (
-                scenario.company_id.currency_id or self.env.company.currency_id
-            )
-        sale_scenarios = self.filtered(lambda s: s._origin.id and s.model_name == "sale.order")
-        if not sale_scenarios:
-            return
-        self.env["marketing.scenario.participant"].flush_model(
-            ["scenario_id", "res_id", "state", "is_test", "model_name"]
-        )
-        self.env["sale.order"].flush_model(["amount_total", "currency_rate", "company_id"])
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT p.scenario_id, so.company_id,
-                       SUM(so.amount_total / COALESCE(NULLIF(so.currency_rate, 0), 1))
-                  FROM marketing_scenario_participant p
-                  JOIN sale_order so ON so.id = p.res_id
-                 WHERE p.scenario_id = ANY(%s) AND p.model_name = 'sale.order'
-                   AND p.state = 'converted' AND p.is_test IS NOT TRUE
-                 GROUP BY p.scenario_id, so.company_id
-                """,
-                sale_scenarios._origin.ids,
-            )
-        )
-        rows = self.env.cr.fetchall()
-        companies = self.env["res.company"].sudo().browse({row[1] for row in rows})
-        today = fields.Date.context_today(self)
-        by_scenario = {}
-        for scenario_id, company_id, amount in rows:
-            by_scenario.setdefault(scenario_id, []).append((company_id, amount))
-        for scenario in sale_scenarios:
-            currency = scenario.revenue_currency_id
-            total = 0.0
-            for company_id, amount in by_scenario.get(scenario._origin.id, []):
-                company = companies.browse(company_id)
-                if company.currency_id == currency:
-                    total += amount
-                else:
-                    total += company.currency_id._convert(
-                        amount, currency, scenario.company_id or self.env.company, today
-                    )
-            scenario.converted_revenue = currency.round(total)
 
     # ------------------------------------------------------------
     # Intake of abandoned carts (cron, woken at the exact due time)
@@ -376,21 +316,11 @@ class MarketingScenario(models.Model):
             source=self.env["sale.order"].browse(res_ids),
             scenario=self,
         )
-        self.env["sale.order"].flush_model(["cart_recovery_email_sent", "access_token"])
-        self.env.cr.execute(
-            SQL(
-                """
-                UPDATE sale_order
-                   SET cart_recovery_email_sent = TRUE,
-                       access_token = COALESCE(access_token, gen_random_uuid()::text)
-                 WHERE id = ANY(%s)
-                """,
-                res_ids,
-            )
-        )
-        self.env["sale.order"].browse(res_ids).invalidate_recordset(
-            ["cart_recovery_email_sent", "access_token"]
-        )
+        orders = self.env["sale.order"].sudo().browse(res_ids)
+        orders.cart_recovery_email_sent = True
+        for order in orders:
+            # portal's own token: written in the cache, all flushed in one UPDATE
+            order._portal_ensure_token()
         older = self.env["marketing.scenario.participant"].search(
             [
                 ("scenario_id", "=", self.id),
@@ -458,72 +388,47 @@ class MarketingScenario(models.Model):
         "order confirmed" ends the walk as converted. The coupon code of the e-mail is a
         placeholder (``COMEBACK10``) to replace by a real discount code of the shop.
         """
-        scenario = self.create(
+        _ = self.env._
+
+        def step(name, delay, unit, subject, kind, children=()):
+            return {
+                "name": name,
+                "delay": delay,
+                "delay_unit": unit,
+                "filter_domain": STILL_A_CART,
+                "mail": (subject, _cart_mail_body(self.env, kind)),
+                "children": list(children),
+            }
+
+        last_call = step(
+            _("Last call"),
+            1,
+            "weeks",
+            _("Last call: your cart and your discount are waiting"),
+            "last_call",
+        )
+        coupon = step(
+            _("Coupon"),
+            1,
+            "days",
+            _("A little something to complete your order"),
+            "coupon",
+            [last_call],
+        )
+        reminder = step(
+            _("Reminder"), 1, "hours", _("You left something in your cart"), "reminder", [coupon]
+        )
+        return self._template_create(
             {
-                "name": self.env._("Cart abandonment"),
+                "name": _("Cart abandonment"),
+                "model": "sale.order",
                 "trigger": "cart_abandoned",
-                "model_id": self.env["ir.model"]._get_id("sale.order"),
                 "domain": "[('amount_total', '>', 0)]",
                 "goal_domain": CART_GOAL,
                 "reentry": "delay",
                 "reentry_days": 30,
-            }
-        )
-        Step = self.env["marketing.scenario.step"]
-        reminder = Step.create(
-            {
-                "name": self.env._("Reminder"),
-                "scenario_id": scenario.id,
-                "delay": 1,
-                "delay_unit": "hours",
-                "filter_domain": STILL_A_CART,
-                "action_type": "mail",
-                "mailing_id": scenario._cart_template_mailing(
-                    self.env._("You left something in your cart"), "reminder"
-                ).id,
-            }
-        )
-        coupon = Step.create(
-            {
-                "name": self.env._("Coupon"),
-                "scenario_id": scenario.id,
-                "parent_id": reminder.id,
-                "delay": 1,
-                "delay_unit": "days",
-                "filter_domain": STILL_A_CART,
-                "action_type": "mail",
-                "mailing_id": scenario._cart_template_mailing(
-                    self.env._("A little something to complete your order"), "coupon"
-                ).id,
-            }
-        )
-        Step.create(
-            {
-                "name": self.env._("Last call"),
-                "scenario_id": scenario.id,
-                "parent_id": coupon.id,
-                "delay": 1,
-                "delay_unit": "weeks",
-                "filter_domain": STILL_A_CART,
-                "action_type": "mail",
-                "mailing_id": scenario._cart_template_mailing(
-                    self.env._("Last call: your cart and your discount are waiting"), "last_call"
-                ).id,
-            }
-        )
-        return scenario
-
-    def _cart_template_mailing(self, subject, kind):
-        self.ensure_one()
-        return self.env["mailing.mailing"].create(
-            {
-                "name": f"{self.name} - {subject}",
-                "subject": subject,
-                "body_html": _cart_mail_body(self.env, kind),
-                "mailing_model_id": self.model_id.id,
-                "use_in_trigger_marketing": True,
-                "campaign_id": self.campaign_id.id,
-            }
+            },
+            [reminder],
         )
 
 

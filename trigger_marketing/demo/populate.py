@@ -6,10 +6,9 @@ from datetime import timedelta
 
 from markupsafe import Markup
 
-from odoo import api, models
 from odoo.tools import SQL
 
-from .marketing_scenario_step import MAIL_NEGATIVE, MAIL_POSITIVE
+from ..models.marketing_scenario_step import MAIL_NEGATIVE, MAIL_POSITIVE
 
 _logger = logging.getLogger(__name__)
 
@@ -161,24 +160,23 @@ P_UNSUBSCRIBE = 0.03  # of the opened
 P_CONVERT = 0.5  # of the clicks, when the demo scenario's goal is simulated
 
 
-class MarketingDemo(models.AbstractModel):
+class DemoPopulation:
     """A living demo: about 200 contacts that walked the running demo scenarios over the
     last weeks, so that statistics, scores and timelines show real numbers on first login.
 
-    ``_populate()`` is called by the demo data (after the demo scenarios are created). It
-    runs the real engine (enrolment, processing, branches on opens and clicks) and moves
-    time in a controlled way: each participant enters at a simulated moment of the last
-    weeks; a step is processed only when its simulated due time has passed, and
-    afterwards every date is written back at its simulated value. Nothing is sent: the
-    mails queued by the processing are marked sent and removed from the outgoing queue
-    (as Odoo does after sending), and opens, clicks, replies and bounces are recorded
-    with mass_mailing's own methods.
+    ``populate()`` is called by the demo data (``marketing.scenario._demo_populate``),
+    after the demo scenarios are created. It runs the real engine (enrolment, processing,
+    branches on opens and clicks) and moves time in a controlled way: each participant
+    enters at a simulated moment of the last weeks; a step is processed only when its
+    simulated due time has passed, and afterwards every date is written back at its
+    simulated value. Nothing is sent: the mails queued by the processing are marked sent
+    and removed from the outgoing queue (as Odoo does after sending), and opens, clicks,
+    replies and bounces are recorded with mass_mailing's own methods.
     """
 
-    _name = "marketing.demo"
-    _description = "Trigger marketing demo data"
+    def __init__(self, env):
+        self.env = env
 
-    @api.model
     def _populate(self):
         if self.env["res.partner"].search_count(
             [("email", "=ilike", f"%@{DEMO_EMAIL_DOMAIN}")], limit=1
@@ -225,7 +223,6 @@ class MarketingDemo(models.AbstractModel):
     # Data
     # ------------------------------------------------------------
 
-    @api.model
     def _populate_contacts(self, rng):
         """200 contacts with realistic names, some in companies, with countries and time
         zones, some with a phone and tags."""
@@ -279,13 +276,11 @@ class MarketingDemo(models.AbstractModel):
             .create(vals_list)
         )
 
-    @api.model
     def _populate_records(self, rng, partners):
         """Hook: the demo records of each target model, by model name. Bridges add
         theirs (e.g. the shop bridge adds abandoned carts of these contacts)."""
         return {"res.partner": partners}
 
-    @api.model
     def _populate_scenarios(self):
         """A scenario of the demo's own, next to the ready-made ones: prospects get an
         offer, are reminded, called when they have a phone. Its goal: becoming a customer
@@ -403,7 +398,6 @@ class MarketingDemo(models.AbstractModel):
     # Simulation
     # ------------------------------------------------------------
 
-    @api.model
     def _simulate(self, rng, scenario, records, now, converting=None):
         """Walk ``scenario`` with about 80% of ``records``, entered over the last weeks."""
         records = scenario._filter_audience(records)
@@ -448,13 +442,11 @@ class MarketingDemo(models.AbstractModel):
             self._deliver(rng, due, sim_done, mail_events, now, converting)
         self._write_simulated_dates(participants, start_at, sim_done, mail_events, now)
 
-    @api.model
     def _event_moment(self, trace, mail_events):
         mail = trace.parent_id.mailing_trace_ids[:1]
         event = MAIL_POSITIVE[trace.trigger_type]
         return mail_events.get(mail.id, {}).get(event)
 
-    @api.model
     def _deliver(self, rng, traces, sim_done, mail_events, now, converting=None):
         """The mails these traces queued: "sent" without SMTP, then opened, clicked,
         replied, bounced or unsubscribed by some recipients, as mass_mailing records it."""
@@ -505,7 +497,6 @@ class MarketingDemo(models.AbstractModel):
             for mail in by_event["unsubscribe"]:
                 Blacklist._add(mail.email, message="Unsubscribed (demo)")
 
-    @api.model
     def _write_simulated_dates(self, participants, start_at, sim_done, mail_events, now):
         """Write every date of these walks at its simulated value, in a few queries."""
         self.env.flush_all()
@@ -667,3 +658,8 @@ class MarketingDemo(models.AbstractModel):
             )
         )
         self.env.invalidate_all()
+
+
+def populate(env):
+    """Fill a demo database with walks of the running demo scenarios (once)."""
+    return DemoPopulation(env)._populate()

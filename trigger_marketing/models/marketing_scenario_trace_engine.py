@@ -1,0 +1,468 @@
+import logging
+from collections import defaultdict
+from datetime import timedelta
+
+import psycopg2
+
+from odoo import api, models
+from odoo.tools import SQL
+
+from ..tools.trace_results import TraceResults, failure_message
+from .marketing_scenario_step import (
+    BRANCH_TRIGGERS,
+    MAIL_NEGATIVE,
+    MAIL_POSITIVE,
+)
+
+_logger = logging.getLogger(__name__)
+
+# Transient database errors are retried this many times in all.
+MAX_ATTEMPTS = 3
+# A "not opened" branch waits for its parent mail to leave the queue before it decides;
+# past this delay the mail is considered never sent.
+MAIL_QUEUE_GRACE = timedelta(days=2)
+MAIL_QUEUE_RECHECK = timedelta(hours=1)
+
+
+class MarketingScenarioTrace(models.Model):
+    """The engine: claim a batch of due traces, run each step for the whole batch, and
+    apply the results (new states, next steps, finished walks) in the same transaction."""
+
+    _inherit = "marketing.scenario.trace"
+
+    # ------------------------------------------------------------
+    # Claiming due traces
+    # ------------------------------------------------------------
+
+    @api.model
+    def _cron_process(self):
+        """Process every due trace, batch after batch, each committed with its progress.
+
+        Safe to run from several workers at once: a batch is claimed with
+        ``FOR UPDATE SKIP LOCKED`` so two workers never take the same trace, and the
+        actions of a batch and the new states of its traces commit together.
+        """
+        Cron = self.env["ir.cron"]
+        remaining = self._count_due()
+        Cron._commit_progress(remaining=remaining)
+        batch_size = self._batch_size()
+        while True:
+            batch = self._claim_due(batch_size)
+            if not batch:
+                break
+            batch._process()
+            if not Cron._commit_progress(len(batch)):
+                break
+            self.env.invalidate_all()
+        self._schedule_next_run()
+
+    def _running_scope(self):
+        return SQL(
+            "(t.is_test OR t.scenario_id IN "
+            "(SELECT id FROM marketing_scenario WHERE state = 'running'))"
+        )
+
+    @api.model
+    def _count_due(self):
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT count(*) FROM marketing_scenario_trace t
+                 WHERE t.state IN ('scheduled', 'waiting') AND t.scheduled_at <= %s AND %s
+                """,
+                self.env.cr.now(),
+                self._running_scope(),
+            )
+        )
+        return self.env.cr.fetchone()[0]
+
+    @api.model
+    def _claim_due(self, limit):
+        """Lock and return up to ``limit`` due traces that no other worker holds."""
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT t.id FROM marketing_scenario_trace t
+                 WHERE t.state IN ('scheduled', 'waiting') AND t.scheduled_at <= %s AND %s
+                 ORDER BY t.scheduled_at, t.id
+                 LIMIT %s
+                   FOR UPDATE SKIP LOCKED
+                """,
+                self.env.cr.now(),
+                self._running_scope(),
+                limit,
+            )
+        )
+        return self.browse([row[0] for row in self.env.cr.fetchall()])
+
+    # ------------------------------------------------------------
+    # Processing a batch
+    # ------------------------------------------------------------
+
+    def _process(self):
+        """Run this batch of claimed traces: a constant number of queries per step."""
+        now = self.env.cr.now()
+        results = TraceResults(now)
+        self.fetch(
+            [
+                "state",
+                "step_id",
+                "participant_id",
+                "parent_id",
+                "is_test",
+                "attempt_count",
+                "scheduled_at",
+            ]
+        )
+        self.participant_id.fetch(["state", "res_id", "model_name", "partner_id", "scenario_id"])
+        # steps of walks that ended meanwhile (defensive: ending a walk cancels them)
+        ended = self.filtered(lambda t: t.participant_id.state != "running")
+        for trace in ended:
+            results.cancel(
+                trace,
+                trace.participant_id.end_reason_code or "manual",
+                self.env._("The walk had already ended."),
+            )
+        for step, traces in (self - ended).grouped("step_id").items():
+            self._process_step_guarded(step, traces, results)
+        self._apply(results)
+
+    def _process_step_guarded(self, step, traces, results):
+        """Process the traces of one step of the batch; an error of the step itself (a
+        filter or goal that no longer evaluates, e.g. its field was removed with a
+        module) fails these traces with the message: the other steps of the batch, and
+        the batches after it, go on."""
+        step_results = TraceResults(results.now)
+        try:
+            with self.env.cr.savepoint():
+                self._process_step(step, traces, step_results)
+        except Exception as e:  # noqa: BLE001 - recorded on the traces
+            _logger.warning("Step %s failed for %s traces: %s", step.id, len(traces), e)
+            step_results = TraceResults(results.now)
+            for trace in traces:
+                self._record_failure(trace, e, step_results)
+        results.merge(step_results)
+
+    def _process_step(self, step, traces, results):
+        scenario = step.scenario_id
+        model = self.env[scenario.model_name].with_context(active_test=False)
+        records_by_trace = {t: model.browse(t.participant_id.res_id) for t in traces}
+        existing = model.browse({r.id for r in records_by_trace.values()}).exists()
+        deleted = traces.filtered(lambda t: records_by_trace[t] not in existing)
+        if deleted:
+            results.cancel(deleted, "record_deleted")
+            results.end_participants(deleted.participant_id, "canceled", "record_deleted")
+            traces -= deleted
+        if not traces:
+            return
+
+        # the goal ends the walk before anything else happens
+        goal = scenario._goal_domain()
+        if goal is not None:
+            records = model.browse(records_by_trace[t].id for t in traces)
+            reached = records.filtered_domain(goal) if records else records
+            if reached:
+                converted = traces.filtered(lambda t: records_by_trace[t] in reached)
+                results.cancel(converted, "goal")
+                results.end_participants(converted.participant_id, "converted", "goal")
+                traces -= converted
+        if not traces:
+            return
+
+        waiting = traces.filtered(lambda t: t.state == "waiting")
+        if waiting:
+            self._process_deadline(step, waiting, records_by_trace, results)
+            traces -= waiting
+        if step.trigger_type in MAIL_NEGATIVE:
+            traces = self._check_mail_negative(step, traces, results)
+        elif step.trigger_type in MAIL_POSITIVE:
+            # woken by the event: nothing more to check
+            pass
+        if not traces:
+            return
+
+        only_if = step._domain("filter_domain")
+        if not only_if.is_true():
+            records = model.browse(records_by_trace[t].id for t in traces)
+            matching = records.filtered_domain(only_if)
+            not_matching = traces.filtered(lambda t: records_by_trace[t] not in matching)
+            results.skip(not_matching, "condition")
+            traces -= not_matching
+        traces = self._apply_send_window(step, traces, results)
+        if traces:
+            self._execute_isolated(step, traces, records_by_trace, results)
+
+    def _apply_send_window(self, step, traces, results):
+        """Postpone the traces due outside the step's send window to its next opening in
+        the recipient's time zone; return those to run now.
+
+        The recipient's time zone is the contact's, else the scenario company's, else UTC.
+        Set-based: the time zones are read in one query and the next opening is computed
+        once per time zone, not per trace. Test participants ignore windows: a test run
+        must show its mails at once. The cron is woken at the earliest opening by
+        ``_schedule_next_run`` at the end of the run.
+        """
+        window = step._send_window()
+        real = traces.filtered(lambda t: not t.is_test)
+        if not window or not real:
+            return traces
+        partners = real.participant_id.partner_id
+        partners.fetch(["tz"])
+        default_tz = step.scenario_id.company_id.partner_id.tz or "UTC"
+        by_tz = defaultdict(list)
+        for trace in real:
+            by_tz[trace.participant_id.partner_id.tz or default_tz].append(trace.id)
+        to_run = traces - real
+        for tz_name, trace_ids in by_tz.items():
+            group = self.browse(trace_ids)
+            opening = window._window_next_opening(results.now, tz_name)
+            if opening is None or opening <= results.now:
+                to_run |= group
+            else:
+                results.postpone(
+                    group,
+                    opening,
+                    self.env._(
+                        "Outside the send window (%(window)s, %(tz)s): postponed to its "
+                        "next opening.",
+                        window=window.window_description,
+                        tz=tz_name,
+                    ),
+                )
+        return to_run
+
+    def _process_deadline(self, step, traces, records_by_trace, results):
+        """Traces that waited for something until their deadline."""
+        if step.action_type == "wait_until":
+            model = self.env[step.model_name]
+            records = model.browse(records_by_trace[t].id for t in traces)
+            met = records.filtered_domain(step._domain("condition_domain"))
+            yes = traces.filtered(lambda t: records_by_trace[t] in met)
+            results.done(yes, met=True)
+            results.done(
+                traces - yes,
+                met=False,
+                reason=self.env._("Time-out: the condition was not met in time."),
+            )
+        elif step.trigger_type in MAIL_POSITIVE:
+            results.skip(traces, "event_missed")
+        else:  # a scheduled step left waiting by mistake: run it next time
+            results.postpone(traces, results.now)
+
+    def _check_mail_negative(self, step, traces, results):
+        """A "not opened" branch fires only when the parent mail was really sent."""
+        event = MAIL_NEGATIVE[step.trigger_type]
+        mails = (
+            self.env["mailing.trace"]
+            .sudo()
+            .search([("marketing_trace_id", "in", traces.parent_id.ids)])
+        )
+        mail_by_parent = {m.marketing_trace_id.id: m for m in mails}
+        to_run = self.browse()
+        for trace in traces:
+            mail = mail_by_parent.get(trace.parent_id.id)
+            status = mail.trace_status if mail else False
+            if not mail or status in ("cancel", "error", "bounce"):
+                detail = (mail.failure_type or status) if mail else self.env._("no mail")
+                results.skip(trace, "mail_not_sent", str(detail))
+            elif status in ("outgoing", "process"):
+                # still in the queue: decide once it has left it
+                deadline = step._planned_date(trace.parent_id.done_at)
+                if results.now > deadline + MAIL_QUEUE_GRACE:
+                    results.skip(trace, "mail_not_sent", self.env._("still in the outgoing queue"))
+                else:
+                    results.postpone(
+                        trace,
+                        results.now + MAIL_QUEUE_RECHECK,
+                        self.env._("Waiting for the mail to leave the queue."),
+                    )
+            elif (
+                (event == "open" and (mail.open_datetime or status in ("open", "reply")))
+                or (event == "click" and mail.links_click_datetime)
+                or (event == "reply" and (mail.reply_datetime or status == "reply"))
+            ):
+                results.skip(trace, "event_happened")
+            else:
+                to_run |= trace
+        return to_run
+
+    def _execute_isolated(self, step, traces, records_by_trace, results):
+        """Run the action for the whole group; if it fails, record by record.
+
+        One bad record fails its own trace with the error, the others go on. Transient
+        database errors are retried a bounded number of times.
+        """
+        try:
+            with self.env.cr.savepoint():
+                batch_results = TraceResults(results.now)
+                step._execute(traces, records_by_trace, batch_results)
+            results.merge(batch_results)
+            return
+        except Exception:  # noqa: BLE001 - any failure falls back to record by record
+            _logger.info(
+                "Step %s failed for a batch of %s, retrying one by one",
+                step.id,
+                len(traces),
+                exc_info=True,
+            )
+        for trace in traces:
+            try:
+                with self.env.cr.savepoint():
+                    trace_results = TraceResults(results.now)
+                    step._execute(trace, records_by_trace, trace_results)
+                results.merge(trace_results)
+            except Exception as e:  # noqa: BLE001 - recorded on the trace
+                self._record_failure(trace, e, results)
+
+    def _record_failure(self, trace, error, results):
+        message = failure_message(error)
+        transient = isinstance(error, psycopg2.OperationalError)
+        if transient and trace.attempt_count + 1 < MAX_ATTEMPTS:
+            delay = timedelta(minutes=5 * 2**trace.attempt_count)
+            results.postpone(
+                trace,
+                results.now + delay,
+                self.env._("Retry after error: %s", message),
+                attempt=True,
+            )
+        else:
+            results.fail(trace, message)
+        _logger.info("Trace %s failed: %s", trace.id, message)
+
+    # ------------------------------------------------------------
+    # Applying the results of a batch
+    # ------------------------------------------------------------
+
+    def _apply(self, results):
+        """Write the new states, create the next steps and close finished walks."""
+        self.env.flush_all()
+        if results.updates:
+            self._write_updates(results)
+        if results.ended:
+            self._end_participants(results)
+        self.invalidate_model()
+        self.env["marketing.scenario.participant"].invalidate_model()
+        done_ids = [tid for tid, vals in results.updates.items() if vals.get("state") == "done"]
+        if done_ids:
+            self.browse(done_ids)._create_children(results.now)
+        participant_ids = list({t.participant_id.id for t in self.browse(results.updates)})
+        if participant_ids:
+            self._complete_participants(participant_ids, results.now)
+        self.invalidate_model()
+        self.env["marketing.scenario.participant"].invalidate_model()
+
+    def _write_updates(self, results):
+        columns = (
+            "state",
+            "scheduled_at",
+            "done_at",
+            "outcome",
+            "reason_code",
+            "reason",
+            "attempt_count",
+        )
+        types = ("varchar", "timestamp", "timestamp", "bool", "varchar", "text", "int")
+        ids = list(results.updates)
+        values = {col: [results.updates[i].get(col) for i in ids] for col in columns}
+        # a column absent from the update keeps its current value
+        keep = {col: [col not in results.updates[i] for i in ids] for col in columns}
+        assignments = SQL(", ").join(
+            SQL(
+                "%s = CASE WHEN v.%s THEN t.%s ELSE v.%s END",
+                SQL.identifier(col),
+                SQL.identifier(f"keep_{col}"),
+                SQL.identifier(col),
+                SQL.identifier(col),
+            )
+            for col in columns
+        )
+        unnest_args = [SQL("%s::int[]", ids)]
+        aliases = ["id"]
+        for col, typ in zip(columns, types, strict=True):
+            unnest_args.append(SQL(f"%s::{typ}[]", values[col]))
+            unnest_args.append(SQL("%s::bool[]", keep[col]))
+            aliases += [col, f"keep_{col}"]
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE marketing_scenario_trace t
+                   SET %s, write_date = %s, write_uid = %s
+                  FROM unnest(%s) AS v(%s)
+                 WHERE t.id = v.id
+                """,
+                assignments,
+                results.now,
+                self.env.uid,
+                SQL(", ").join(unnest_args),
+                SQL(", ").join(SQL.identifier(a) for a in aliases),
+            )
+        )
+
+    def _end_participants(self, results):
+        """End walks (goal, exit, deleted record) and cancel their other pending traces."""
+        by_state = defaultdict(list)
+        for pid, (state, code) in results.ended.items():
+            by_state[(state, code)].append(pid)
+        Participant = self.env["marketing.scenario.participant"]
+        for (state, code), pids in by_state.items():
+            Participant.browse(pids)._end(
+                state, code, now=results.now, keep_trace_ids=list(results.updates)
+            )
+
+    def _create_children(self, now):
+        """Create the traces of the next steps of these done traces, in one query per scenario.
+
+        Delays run from when the parent was actually done. Behaviour branches on a mail
+        start waiting for the event until their deadline; yes/no branches follow the
+        parent's results.
+        """
+        self.fetch(
+            [
+                "step_id",
+                "participant_id",
+                "outcome",
+                "done_at",
+                "scenario_id",
+                "is_test",
+                "company_id",
+            ]
+        )
+        steps = self.step_id
+        children = self.env["marketing.scenario.step"].search(
+            [("parent_id", "in", steps.ids)], order="sequence, id"
+        )
+        children_by_parent = children.grouped("parent_id")
+        running_pids = set(self.participant_id.filtered(lambda p: p.state == "running").ids)
+        rows_by_key = defaultdict(list)
+        for trace in self:
+            if trace.participant_id.id not in running_pids:
+                continue
+            for child in children_by_parent.get(trace.step_id, ()):
+                trigger = child.trigger_type
+                if trigger in BRANCH_TRIGGERS and (trigger == "yes") != bool(trace.outcome):
+                    continue
+                at = child._planned_date(trace.done_at or now)
+                key = (trace.scenario_id.id, trace.company_id.id, trace.is_test)
+                state = "waiting" if trigger in MAIL_POSITIVE else "scheduled"
+                rows_by_key[key].append((trace.participant_id.id, child.id, at, trace.id, state))
+        for (scenario_id, company_id, is_test), rows in rows_by_key.items():
+            self._insert_traces(scenario_id, company_id, is_test, rows, now)
+
+    def _complete_participants(self, participant_ids, now):
+        """Walks with nothing pending any more are completed."""
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE marketing_scenario_participant p
+                   SET state = 'completed', date_end = %(now)s, write_date = %(now)s,
+                       write_uid = %(uid)s
+                 WHERE p.id = ANY(%(pids)s) AND p.state = 'running'
+                   AND NOT EXISTS (
+                       SELECT 1 FROM marketing_scenario_trace t
+                        WHERE t.participant_id = p.id AND t.state IN ('scheduled', 'waiting'))
+                """,
+                now=now,
+                uid=self.env.uid,
+                pids=participant_ids,
+            )
+        )

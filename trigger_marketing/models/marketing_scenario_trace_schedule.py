@@ -1,0 +1,115 @@
+from odoo import api, models, tools
+from odoo.tools import SQL
+
+PROCESSING_CODE = "model._cron_process()"
+
+
+class MarketingScenarioTrace(models.Model):
+    """When the engine runs: the processing cron and its lanes, woken at the exact
+    moment the next trace is due."""
+
+    _inherit = "marketing.scenario.trace"
+
+    @api.model
+    @tools.ormcache()
+    def _processing_cron_ids(self):
+        """The processing cron and its extra lanes (see ``_set_processing_lanes``)."""
+        main_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            "trigger_marketing.ir_cron_scenario_process"
+        )
+        if not main_id:
+            return ()
+        lanes = (
+            self.env["ir.cron"]
+            .sudo()
+            .with_context(active_test=False)
+            .search(
+                [
+                    ("model_id.model", "=", self._name),
+                    ("code", "=", PROCESSING_CODE),
+                    ("id", "!=", main_id),
+                ]
+            )
+        )
+        return (main_id, *lanes.ids)
+
+    @api.model
+    def _set_processing_lanes(self, count):
+        """Run the processing in ``count`` crons at once.
+
+        Odoo runs one cron job in one worker at a time; extra crons with the same code
+        let several workers (or servers) share the due traces, which they claim with
+        ``FOR UPDATE SKIP LOCKED``.
+        """
+        count = max(1, int(count))
+        main = self.env.ref("trigger_marketing.ir_cron_scenario_process").sudo()
+        lanes = self.env["ir.cron"].browse(self._processing_cron_ids()[1:]).sudo()
+        for index in range(len(lanes) + 2, count + 1):
+            main.copy({"name": f"{main.name} (lane {index})", "active": main.active})
+        lanes[count - 1 :].unlink()
+        self.env["ir.config_parameter"].sudo().set_param(
+            "trigger_marketing.processing_lanes", count
+        )
+        self.env.registry.clear_cache()
+
+    @api.model
+    def _wake_cron_at(self, at):
+        """Wake the processing cron(s) at ``at``: ``ir.cron._trigger``, lean for the hot path.
+
+        Real-time enrolment calls this inside the user's create or write, so it costs one
+        INSERT, and none when this transaction already woke the cron at an earlier or
+        equal time: that run schedules the next one itself (``_schedule_next_run``).
+        """
+        now = self.env.cr.now()
+        at = max(at, now)
+        woken = self.env.cr.postcommit.data
+        key = "trigger_marketing.woken_at"
+        if woken.get(key) and woken[key] <= at:
+            return
+        cron_ids = self._processing_cron_ids()
+        if not cron_ids:
+            return
+        woken[key] = at
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date,
+                                             write_uid, write_date)
+                SELECT cron_id, %(at)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM unnest(%(crons)s::int[]) AS cron_id
+                """,
+                crons=list(cron_ids),
+                at=at,
+                uid=self.env.uid,
+                now=now,
+            )
+        )
+        if at <= now:
+            # as ir.cron._trigger does: tell the cron workers right after the commit
+            self.env.cr.postcommit.add(self.env["ir.cron"]._notifydb)
+
+    @api.model
+    def _schedule_next_run(self):
+        """Wake the processing cron when the next pending trace is due."""
+        self.flush_model(["state", "scheduled_at", "scenario_id", "is_test"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT min(t.scheduled_at)
+                  FROM marketing_scenario_trace t
+                  JOIN marketing_scenario s ON s.id = t.scenario_id
+                 WHERE t.state IN ('scheduled', 'waiting')
+                   AND (t.is_test OR s.state = 'running')
+                """
+            )
+        )
+        next_due = self.env.cr.fetchone()[0]
+        if next_due:
+            self._wake_cron_at(next_due)
+        return next_due
+
+    @api.model
+    def _batch_size(self):
+        return int(
+            self.env["ir.config_parameter"].sudo().get_param("trigger_marketing.batch_size", 500)
+        )
