@@ -6,7 +6,7 @@
 TM := bash tools/tm.sh
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run screenshots test test-slow bench wheels wheels-check lint format drop-db
+.PHONY: help setup run screenshots test test-slow bench wheels wheels-check lint format pot drop-db
 
 help:               ## list the targets and settings
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,8 +37,11 @@ wheels:             ## one odoo-addon-<addon> wheel per addon (whool) into dist/
 wheels-check:       ## build the wheels, pip-install them aside, install trigger_marketing from them
 	@$(TM) wheels-check
 
-lint:               ## ruff check + ruff format --check + pylint-odoo mandatory checks
+lint:               ## ruff, pylint-odoo mandatory checks, i18n/<addon>.pot up to date
 	@$(TM) lint
+
+pot:                ## export i18n/<addon>.pot (Odoo's export), add new terms to i18n/*.po
+	@$(TM) pot
 
 format:             ## ruff check --fix + ruff format
 	@$(TM) format

@@ -12,6 +12,8 @@
 #                              install trigger_marketing from there on a fresh database
 #   tools/tm.sh lint           ruff check, ruff format --check, pylint-odoo (mandatory checks)
 #   tools/tm.sh format         ruff check --fix + ruff format
+#   tools/tm.sh pot            export i18n/<addon>.pot (Odoo's export) and merge i18n/*.po
+#   tools/tm.sh pot-check      exit 1 if an i18n/<addon>.pot is out of date (part of lint)
 #   tools/tm.sh pg-start       start the local PostgreSQL cluster(s) if installed but down
 #   tools/tm.sh check-odoo     exit 1 with an explanation unless Odoo 19 is importable
 #   tools/tm.sh drop-db        drop the demo database (DB)
@@ -21,6 +23,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HELPER="$REPO/tools/tm_helper.py"
+I18N="$REPO/tools/tm_i18n.py"
 
 PYTHON=${PYTHON:-python3}
 DB=${DB:-trigger_marketing_demo}
@@ -45,10 +48,12 @@ BENCH_DB=${BENCH_DB:-}
 BENCH_JSON=${BENCH_JSON:-bench-results.json}
 BENCH_ARGS=${BENCH_ARGS:-}
 WHEELS_DIR=${WHEELS_DIR:-$REPO/dist}
+# the database the .pot files are exported from: one per clone, kept and reused
+POT_DB=${POT_DB:-tm_pot_$(printf '%s' "$REPO" | cksum | cut -d' ' -f1)}
 
 usage() {
     cat <<EOF
-usage: tools/tm.sh {setup|run|screenshots|test|test-slow|bench|wheels|wheels-check|lint|format|pg-start|check-odoo|drop-db}
+usage: tools/tm.sh {setup|run|screenshots|test|test-slow|bench|wheels|wheels-check|lint|format|pot|pot-check|pg-start|check-odoo|drop-db}
 
 Settings (environment variables or make VAR=value):
   PYTHON=$PYTHON             interpreter that has (or gets) Odoo 19 and the dev tools
@@ -76,6 +81,8 @@ Settings (environment variables or make VAR=value):
   BENCH_ARGS='--profile'     bench: more options of tools/bench.py (--help)
   WHEELS_DIR=$WHEELS_DIR
                              wheels: where the odoo-addon-* wheels are written
+  POT_DB=$POT_DB     pot, lint: database the .pot files are exported from
+                             (kept; updated with -u only when the addons changed)
 EOF
 }
 
@@ -91,6 +98,7 @@ die() {
     exit 1
 }
 helper() { "$PYTHON" "$HELPER" "$@"; }
+i18n() { "$PYTHON" "$I18N" "$@"; }
 
 # split a user-supplied string into words, honouring quotes, without eval
 split_words() { # <string> -> prints NUL-separated words
@@ -538,10 +546,77 @@ cmd_lint() {
         say "pylint-odoo (mandatory checks): ${addons[*]}"
         "$PYTHON" -m pylint --rcfile="$REPO/.pylintrc" "${addons[@]}" || failed+=("pylint-odoo")
     fi
+    say "translation templates (i18n/<addon>.pot) up to date"
+    local t0=$SECONDS
+    (cmd_pot_check) || failed+=("i18n .pot out of date (make pot)")
+    say "pot check took $((SECONDS - t0))s"
     if ((${#failed[@]})); then
         die "lint failed: $(IFS=,; echo "${failed[*]}")"
     fi
     say "lint passed"
+}
+
+# --------------------------------------------------------------------------- #
+# translations: the .pot files are exported by Odoo from $POT_DB
+# --------------------------------------------------------------------------- #
+ensure_pot_db() { # $POT_DB with $MODULES installed from the current sources
+    local want have data_dir="$TM_CACHE_DIR/pot-data"
+    mkdir -p "$TM_CACHE_DIR"
+    # one run at a time per database (make lint and make pot may overlap)
+    exec 9>"$TM_CACHE_DIR/$POT_DB.lock"
+    flock 9
+    want=$(i18n fingerprint "$REPO" "$MODULES")
+    if helper db-exists "$POT_DB"; then
+        have=$(i18n db-fingerprint "$POT_DB")
+        if [[ $have == "$want" ]]; then
+            say "database $POT_DB is up to date with the addons"
+            return 0
+        fi
+        say "updating database $POT_DB (the addons changed): -i/-u $MODULES"
+        if ! odoo -d "$POT_DB" --db-filter="^$POT_DB\$" -i "$MODULES" -u "$MODULES" \
+            --stop-after-init --log-level=warn --data-dir="$data_dir" --no-http; then
+            say "updating $POT_DB failed: creating it afresh"
+            helper db-drop "$POT_DB"
+        fi
+    fi
+    if ! helper db-exists "$POT_DB"; then
+        say "creating database $POT_DB (no demo data) with $MODULES, for the .pot export"
+        odoo -d "$POT_DB" --db-filter="^$POT_DB\$" -i "$MODULES" --stop-after-init \
+            --log-level=warn --data-dir="$data_dir" --no-http || {
+            helper db-drop "$POT_DB"
+            die "installing $MODULES into $POT_DB failed (see the log above)."
+        }
+    fi
+    i18n db-fingerprint "$POT_DB" "$want"
+}
+
+export_pots() { # <outdir>: <module>.pot of every module, by Odoo's export
+    ensure_pot_db
+    i18n export "$POT_DB" "$ADDONS_PATH" "$1" "$MODULES" ||
+        die "exporting the translation templates from $POT_DB failed."
+}
+
+cmd_pot() { # write i18n/<module>.pot, merge i18n/*.po with it, count the translations
+    setup
+    local out
+    out=$(mktemp -d "${TMPDIR:-/tmp}/tm_pot.XXXXXX")
+    # shellcheck disable=SC2064
+    trap "rm -rf '$out'" EXIT
+    export_pots "$out"
+    i18n install "$REPO" "$out" "$MODULES"
+    i18n stats "$REPO" "$MODULES"
+}
+
+cmd_pot_check() { # exit 1 if a committed .pot differs from a fresh export (dates aside)
+    cmd_check_odoo
+    ensure_postgres
+    compute_addons
+    local out rc=0
+    out=$(mktemp -d "${TMPDIR:-/tmp}/tm_pot.XXXXXX")
+    export_pots "$out"
+    i18n check "$REPO" "$out" "$MODULES" || rc=$?
+    rm -rf "$out"
+    return "$rc"
 }
 
 cmd_format() {
@@ -586,6 +661,8 @@ main() {
     wheels-check) cmd_wheels_check ;;
     lint) cmd_lint ;;
     format) cmd_format ;;
+    pot) cmd_pot ;;
+    pot-check) cmd_pot_check ;;
     pg-start) pg_start_local ;;
     check-odoo) cmd_check_odoo ;;
     drop-db) cmd_drop_db ;;
