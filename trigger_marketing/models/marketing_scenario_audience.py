@@ -16,15 +16,10 @@ class MarketingScenario(models.Model):
         readonly=True,
         help="The audience is being added in the background.",
     )
-
     enroll_todo = fields.Integer(string="Audience to add", copy=False, readonly=True)
-
     enroll_done = fields.Integer(string="Audience checked", copy=False, readonly=True)
-
     enroll_added = fields.Integer(string="Audience added", copy=False, readonly=True)
-
     enroll_last_id = fields.Integer(copy=False, readonly=True)
-
     enroll_progress = fields.Float(string="Progress", compute="_compute_enroll_progress")
 
     # ------------------------------------------------------------

@@ -28,7 +28,6 @@ class MarketingScenario(models.Model):
         "enters. Subscribes to a mailing list: a subscription to one of the lists below (a "
         "newsletter form, a white paper download...) makes the subscriber enter.",
     )
-
     signup_list_ids = fields.Many2many(
         "mailing.list",
         "marketing_scenario_signup_list_rel",
@@ -38,27 +37,23 @@ class MarketingScenario(models.Model):
         help="A subscription to any of these lists makes the subscriber enter. On a scenario "
         "on contacts, the contact with the subscriber's e-mail enters (created if missing).",
     )
-
     # --- entry trigger "event"
     event_name = fields.Char(
         string="Event name",
         help="Records enter when this event is fired, by code (fire_event) or by the signed "
         "HTTP endpoint of the scenario (e.g. whitepaper_downloaded).",
     )
-
     webhook_secret = fields.Char(
         string="Webhook secret",
         copy=False,
         groups="trigger_marketing.marketing_scenario_group_manager",
         help="Key of the HMAC-SHA256 signature of the events sent to the HTTP endpoint.",
     )
-
     webhook_url = fields.Char(
         string="Webhook URL",
         compute="_compute_webhook_url",
         groups="trigger_marketing.marketing_scenario_group_manager",
     )
-
     event_ids = fields.One2many(
         "marketing.scenario.event", "scenario_id", string="Received events", readonly=True
     )

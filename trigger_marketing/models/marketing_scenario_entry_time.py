@@ -48,26 +48,21 @@ class MarketingScenario(models.Model):
         "('store', '=', True)]",
         help="The date (or date and time) of the record that makes it enter.",
     )
-
     date_field_type = fields.Selection(related="date_field_id.ttype", string="Date field type")
-
     trigger_offset = fields.Integer(
         string="Offset",
         help="Moves the entry before (negative) or after (positive) the date, e.g. -7 days: "
         "7 days before the end of a subscription.",
     )
-
     trigger_offset_unit = fields.Selection(
         DELAY_UNITS, string="Offset unit", default="days", required=True
     )
-
     trigger_hour = fields.Float(
         string="At (local time)",
         default=9.0,
         help="Time of day of the entry for anniversaries and for dates without a time, in "
         "the contact's time zone (their own, else the company's, else UTC).",
     )
-
     last_entry_check = fields.Datetime(
         string="Entries checked until",
         readonly=True,

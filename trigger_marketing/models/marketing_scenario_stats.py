@@ -11,27 +11,17 @@ class MarketingScenario(models.Model):
     _inherit = "marketing.scenario"
 
     participant_count = fields.Integer(compute="_compute_participant_stats")
-
     running_count = fields.Integer(compute="_compute_participant_stats")
-
     converted_count = fields.Integer(compute="_compute_participant_stats")
-
     conversion_rate = fields.Float(compute="_compute_participant_stats")
-
     # e-mail results of the whole scenario (real participants only)
     sent_count = fields.Integer(string="Sent", compute="_compute_mail_stats")
-
     opened_count = fields.Integer(string="Opened", compute="_compute_mail_stats")
-
     clicked_count = fields.Integer(string="Clicked", compute="_compute_mail_stats")
-
     open_rate = fields.Float(string="Open rate", compute="_compute_mail_stats")
-
     click_rate = fields.Float(string="Click rate", compute="_compute_mail_stats")
-
     # revenue of the converted records (orders...), when the target has an amount_total
     has_revenue = fields.Boolean(compute="_compute_has_revenue")
-
     converted_revenue = fields.Monetary(
         string="Revenue",
         compute="_compute_converted_revenue",
@@ -39,16 +29,13 @@ class MarketingScenario(models.Model):
         help="Total amount of the records whose walk reached the goal (converted), in the "
         "currency of the scenario's company.",
     )
-
     revenue_currency_id = fields.Many2one("res.currency", compute="_compute_converted_revenue")
-
     # preview before going live
     audience_count = fields.Integer(
         string="Would enter now",
         compute="_compute_audience_count",
         help="Records that match the audience and have not reached the goal yet.",
     )
-
     preview_step_ids = fields.Many2many(
         "marketing.scenario.step",
         string="Branches",

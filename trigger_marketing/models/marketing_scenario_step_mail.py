@@ -28,7 +28,6 @@ class MarketingScenarioStep(models.Model):
         copy=False,
         domain="[('use_in_trigger_marketing', '=', True)]",
     )
-
     # Written on the step, kept on its mailing: a new step creates its mailing on save.
     mail_subject = fields.Char(
         string="Subject",
@@ -37,14 +36,12 @@ class MarketingScenarioStep(models.Model):
         help="Subject of the e-mail. Placeholders such as {{ object.name }} are not "
         "rendered in subjects: keep it plain.",
     )
-
     mail_body_html = fields.Html(
         string="Message",
         compute="_compute_mail_content",
         inverse="_inverse_mail_body",
         sanitize="email_outgoing",
     )
-
     mail_designed = fields.Boolean(
         compute="_compute_mail_content",
         help="The e-mail was laid out with the e-mail designer: edit it there.",

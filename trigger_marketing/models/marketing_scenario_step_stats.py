@@ -14,74 +14,54 @@ class MarketingScenarioStep(models.Model):
 
     # statistics (real participants only; test runs never count)
     stat_pending = fields.Integer(string="Pending", compute="_compute_statistics")
-
     stat_done = fields.Integer(string="Done", compute="_compute_statistics")
-
     stat_skipped = fields.Integer(string="Skipped", compute="_compute_statistics")
-
     stat_failed = fields.Integer(string="Failed", compute="_compute_statistics")
-
     stat_canceled = fields.Integer(string="Canceled", compute="_compute_statistics")
-
     stat_skipped_detail = fields.Char(string="Skipped because", compute="_compute_statistics")
-
     stat_yes = fields.Integer(
         string="Yes",
         compute="_compute_statistics",
         help="Condition met (condition and wait-until steps).",
     )
-
     stat_no = fields.Integer(
         string="No",
         compute="_compute_statistics",
         help="Condition not met (condition and wait-until steps).",
     )
-
     stat_sent = fields.Integer(string="Sent", compute="_compute_statistics")
-
     stat_opened = fields.Integer(string="Opened", compute="_compute_statistics")
-
     stat_clicked = fields.Integer(string="Clicked", compute="_compute_statistics")
-
     stat_replied = fields.Integer(string="Replied", compute="_compute_statistics")
-
     stat_bounced = fields.Integer(string="Bounced", compute="_compute_statistics")
-
     stat_unsubscribed = fields.Integer(
         string="Unsubscribed",
         compute="_compute_statistics",
         help="Recipients who were blacklisted (unsubscribed) after this e-mail was sent to them.",
     )
-
     rate_opened = fields.Float(
         string="Open rate", compute="_compute_statistics", help="Percentage of the sent e-mails."
     )
-
     rate_clicked = fields.Float(
         string="Click rate", compute="_compute_statistics", help="Percentage of the sent e-mails."
     )
-
     rate_replied = fields.Float(
         string="Reply rate", compute="_compute_statistics", help="Percentage of the sent e-mails."
     )
-
     rate_bounced = fields.Float(
         string="Bounce rate", compute="_compute_statistics", help="Percentage of the sent e-mails."
     )
-
     rate_unsubscribed = fields.Float(
         string="Unsubscribe rate",
         compute="_compute_statistics",
         help="Percentage of the sent e-mails.",
     )
-
     # preview before going live (condition and wait-until steps)
     preview_yes_count = fields.Integer(
         string="Would say yes",
         compute="_compute_preview_counts",
         help="Records of today's audience that would reach this step and meet its condition.",
     )
-
     preview_no_count = fields.Integer(
         string="Would say no",
         compute="_compute_preview_counts",

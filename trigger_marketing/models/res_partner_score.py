@@ -36,7 +36,6 @@ class ResPartner(models.Model):
         copy=False,
         help="Lead score: the sum of the points of the score history.",
     )
-
     marketing_score_band = fields.Selection(
         BANDS,
         string="Score band",
@@ -47,7 +46,6 @@ class ResPartner(models.Model):
         copy=False,
         help="Cold, warm or hot, from the score and the thresholds set in the settings.",
     )
-
     marketing_last_engagement = fields.Datetime(
         string="Last engagement",
         readonly=True,
@@ -56,7 +54,6 @@ class ResPartner(models.Model):
         help="Last time the contact did something a score rule rewards (opened, clicked, "
         "ordered...), even when the rule's cap gave no more points.",
     )
-
     marketing_score_history_ids = fields.One2many(
         "marketing.score.history", "partner_id", string="Score history"
     )
