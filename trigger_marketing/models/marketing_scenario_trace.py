@@ -276,11 +276,19 @@ class MarketingScenarioTrace(models.Model):
                     "state": "skipped",
                     "reason_code": reason_code,
                     "done_at": now,
-                    "reason": self.env._("Mail %s", event),
+                    "reason": self._mail_event_label(event),
                 }
             )
             self.flush_model()
             self._complete_participants(close.participant_id.ids, self.env.cr.now())
+
+    @api.model
+    def _mail_event_label(self, event):
+        """What happened to the mail, in words: "Mail opened"... (the label of the branch
+        that waits for ``event``, in the language of the environment)."""
+        trigger = next(t for t, e in MAIL_POSITIVE.items() if e == event)
+        Step = self.env["marketing.scenario.step"]
+        return dict(Step._fields["trigger_type"]._description_selection(self.env))[trigger]
 
     def _claim_now(self):
         """Lock these pending traces (skipping those a cron worker holds) and make them due

@@ -7,6 +7,7 @@ import psycopg2
 from odoo import api, models
 from odoo.tools import SQL
 
+from ..tools.company_language import in_company_language
 from ..tools.trace_results import TraceResults, failure_message
 from .marketing_scenario_step import (
     BRANCH_TRIGGERS,
@@ -42,6 +43,7 @@ class MarketingScenarioTrace(models.Model):
         ``FOR UPDATE SKIP LOCKED`` so two workers never take the same trace, and the
         actions of a batch and the new states of its traces commit together.
         """
+        self = in_company_language(self)  # a cron has no language
         Cron = self.env["ir.cron"]
         remaining = self._count_due()
         Cron._commit_progress(remaining=remaining)

@@ -45,7 +45,8 @@ class MarketingScenarioTrace(models.Model):
         main = self.env.ref("trigger_marketing.ir_cron_scenario_process").sudo()
         lanes = self.env["ir.cron"].browse(self._processing_cron_ids()[1:]).sudo()
         for index in range(len(lanes) + 2, count + 1):
-            main.copy({"name": f"{main.name} (lane {index})", "active": main.active})
+            name = self.env._("%(cron)s (lane %(index)s)", cron=main.name, index=index)
+            main.copy({"name": name, "active": main.active})
         lanes[count - 1 :].unlink()
         self.env["ir.config_parameter"].sudo().set_param(
             "trigger_marketing.processing_lanes", count

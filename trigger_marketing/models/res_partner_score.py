@@ -4,6 +4,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..tools import contacts
+from ..tools.company_language import in_company_language
 from .marketing_score_band_action import BANDS
 from .marketing_score_rule import CAP_DELTAS
 
@@ -479,6 +480,7 @@ class ResPartner(models.Model):
         ``ir.config_parameter``: each write there clears the parameter cache of every
         worker).
         """
+        self = in_company_language(self)  # a cron has no language
         settings = self._marketing_decay_settings()
         if not settings:
             return

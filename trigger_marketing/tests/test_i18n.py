@@ -10,6 +10,7 @@ ready-made scenarios created by a French-speaking user, and a browser tour in Fr
 
 import os
 import re
+from datetime import timedelta
 
 import polib
 from lxml import html
@@ -17,6 +18,8 @@ from lxml import html
 from odoo.modules import get_module_path
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools.translate import xml_translate
+
+from .common import NOW, TriggerMarketingCase
 
 FR = "fr_FR"
 # what a translation must keep from its source: placeholders and markup
@@ -269,6 +272,75 @@ class TestFrenchScreens(TransactionCase):
         wizard = self.env["marketing.scenario.template.wizard"].with_user(self.user_fr)
         labels = dict(wizard.with_context(lang=FR)._selection_template())
         self.assertEqual(labels["birthday"], "Anniversaire")
+
+
+@tagged("post_install", "-at_install")
+class TestFrenchEngine(TriggerMarketingCase):
+    """What the engine writes for the marketer (reasons of traces, score history) is in
+    French in a French database, also when a cron writes it (a cron has no language: it
+    writes in the company's)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        load_french(cls.env, ["trigger_marketing"])
+        cls.env.company.partner_id.lang = FR
+
+    def test_cron_reasons_in_the_company_language(self):
+        scenario = self.make_scenario()
+        wait = self.make_step(
+            scenario,
+            "wait_until",
+            name="A un téléphone",
+            condition_domain="[('phone', '!=', False)]",
+            wait_timeout=1,
+            wait_timeout_unit="days",
+        )
+        scenario.action_start()
+        partner = self.make_partners(1)
+        with self.at(NOW):
+            scenario.enroll(partner)
+            self.run_cron()
+        with self.at(NOW + timedelta(days=1, minutes=1)):
+            self.run_cron()
+        self.assertEqual(
+            self.trace_of(wait, partner).reason,
+            "Délai maximal dépassé : la condition n'a pas été remplie à temps.",
+        )
+
+    def test_score_decay_history_in_the_company_language(self):
+        ICP = self.env["ir.config_parameter"].sudo()
+        for key in ("score_decay_last_run", "score_decay_cursor", "score_decay_run"):
+            ICP.set_param(f"trigger_marketing.{key}", False)
+        self.set_score_settings(decay=True, decay_percent=10, decay_period="month")
+        partner = self.make_partners(1)
+        self.env["res.partner"]._add_marketing_score(
+            [{"partner_id": partner.id, "points": 50, "description": "test"}]
+        )
+        with self.at(NOW), self.enter_registry_test_mode():
+            self.env.ref("trigger_marketing.ir_cron_score_decay").method_direct_trigger()
+        self.env.invalidate_all()
+        decay = partner.marketing_score_history_ids.filtered(lambda h: h.event == "decay")
+        self.assertEqual(decay.description, "Érosion (-10 %)")
+
+    def test_mail_event_reason_in_french(self):
+        """An open closes the "not opened" branch with a reason in words, not a code."""
+        scenario = self.make_scenario()
+        welcome = self.make_step(scenario, "mail", name="Bienvenue")
+        reminder = self.make_step(
+            scenario, "mail", welcome, name="Relance", trigger_type="mail_not_open", delay=3
+        )
+        scenario.action_start()
+        partner = self.make_partners(1)
+        with self.at(NOW):
+            scenario.enroll(partner)
+            with self.mock_mail_gateway():
+                self.run_cron()
+                self.send_queue()
+        # the tracking request of a French recipient
+        self.gateway_mail_trace_open(welcome.mailing_id.with_context(lang=FR), partner)
+        trace = self.trace_of(reminder, partner)
+        self.assertEqual((trace.state, trace.reason), ("skipped", "E-mail ouvert"))
 
 
 @tagged("post_install", "-at_install")

@@ -2,3 +2,4 @@ from . import domains
 from . import entry_dates
 from . import trace_results
 from . import contacts
+from . import company_language
