@@ -16,6 +16,8 @@
 #   tools/tm.sh pot-check      exit 1 if an i18n/<addon>.pot is out of date (part of lint)
 #   tools/tm.sh pg-start       start the local PostgreSQL cluster(s) if installed but down
 #   tools/tm.sh check-odoo     exit 1 with an explanation unless Odoo 19 is importable
+#   tools/tm.sh build-deps     the Debian packages Odoo's requirements build against:
+#                              installed with apt-get as root, else the command is printed
 #   tools/tm.sh drop-db        drop the demo database (DB)
 #
 # Settings (environment variables, also accepted as `make VAR=value`): see usage() below.
@@ -53,7 +55,7 @@ POT_DB=${POT_DB:-tm_pot_$(printf '%s' "$REPO" | cksum | cut -d' ' -f1)}
 
 usage() {
     cat <<EOF
-usage: tools/tm.sh {setup|run|screenshots|test|test-slow|bench|wheels|wheels-check|lint|format|pot|pot-check|pg-start|check-odoo|drop-db}
+usage: tools/tm.sh {setup|run|screenshots|test|test-slow|bench|wheels|wheels-check|lint|format|pot|pot-check|pg-start|check-odoo|build-deps|drop-db}
 
 Settings (environment variables or make VAR=value):
   PYTHON=$PYTHON             interpreter that has (or gets) Odoo 19 and the dev tools
@@ -182,6 +184,36 @@ odoo_source_root() {
     esac
 }
 
+# Debian packages that Odoo's requirements build against (psycopg2, python-ldap)
+BUILD_DEPS=(libpq-dev libldap2-dev libsasl2-dev)
+
+missing_build_deps() { # prints the BUILD_DEPS that dpkg does not know as installed
+    command -v dpkg-query >/dev/null 2>&1 || return 0 # not Debian: pip will tell
+    local pkg
+    for pkg in "${BUILD_DEPS[@]}"; do
+        [[ $(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null) == installed ]] ||
+            printf '%s\n' "$pkg"
+    done
+}
+
+ensure_build_deps() { # as root with apt: install what is missing; else say the command
+    local -a missing=()
+    mapfile -t missing < <(missing_build_deps)
+    ((${#missing[@]})) || return 0
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        say "Odoo's requirements build against ${missing[*]}, which are missing:" \
+            "installing them (apt-get install -y ${missing[*]})"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+                "${missing[@]}" ||
+            die "apt-get could not install ${missing[*]} (see above)."
+    else
+        die "Odoo's requirements need the Debian packages ${missing[*]} to build. Run:" \
+            "sudo apt-get install -y ${missing[*]}" \
+            "then run make again."
+    fi
+}
+
 install_odoo() { # <source root>
     local src
     src=$(cd "$1" && pwd -P)
@@ -194,6 +226,7 @@ install_odoo() { # <source root>
     # cbor2==5.4.2 (pinned by Odoo for python < 3.12) is an sdist that needs old setuptools
     # and setuptools_scm *without* build isolation; psycopg2 / python-ldap need
     # libpq-dev, libldap2-dev and libsasl2-dev.
+    ensure_build_deps
     pip_install "setuptools<70" "setuptools_scm<8" wheel ||
         die "pip could not install setuptools<70 / setuptools_scm<8 into $PYTHON."
     pip_install --no-build-isolation -r "$src/requirements.txt" ||
@@ -665,6 +698,7 @@ main() {
     pot-check) cmd_pot_check ;;
     pg-start) pg_start_local ;;
     check-odoo) cmd_check_odoo ;;
+    build-deps) ensure_build_deps ;;
     drop-db) cmd_drop_db ;;
     help | -h | --help) usage ;;
     *) usage >&2; exit 2 ;;
