@@ -16,6 +16,7 @@
         "views/marketing_scenario_step_views.xml",
         "views/marketing_scenario_participant_views.xml",
         "views/marketing_scenario_trace_views.xml",
+        "views/marketing_experiment_views.xml",
         "views/marketing_scenario_enroll_views.xml",
         "views/marketing_scenario_test_views.xml",
         "views/mailing_mailing_views.xml",

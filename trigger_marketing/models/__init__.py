@@ -1,6 +1,7 @@
 from . import marketing_send_window_mixin
 from . import marketing_scenario
 from . import marketing_scenario_stats
+from . import marketing_scenario_experiment
 from . import marketing_scenario_audience
 from . import marketing_scenario_entry_realtime
 from . import marketing_scenario_entry_time
@@ -10,6 +11,7 @@ from . import marketing_scenario_step
 from . import marketing_scenario_step_mail
 from . import marketing_scenario_step_actions
 from . import marketing_scenario_step_stats
+from . import marketing_scenario_step_split
 from . import marketing_scenario_trace
 from . import marketing_scenario_trace_schedule
 from . import marketing_scenario_trace_engine

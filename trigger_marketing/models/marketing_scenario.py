@@ -26,6 +26,7 @@ CACHED_FIELDS = {
     "event_name",
     "date_field_id",
     "score_threshold",
+    "holdout_percent",
 }
 
 
@@ -482,6 +483,7 @@ class MarketingScenario(models.Model):
             "domain": self.domain,
             "goal_domain": self.goal_domain or False,
             "partner_field": self._partner_field(),
+            "holdout_percent": self.holdout_percent,
             "roots": tuple((step.id, step.delay, step.delay_unit) for step in roots),
         }
 

@@ -42,6 +42,12 @@ class MarketingScenarioParticipant(models.Model):
     end_reason_code = fields.Selection(REASONS, string="End reason", readonly=True)
     end_reason = fields.Text(string="End details", readonly=True)
     is_test = fields.Boolean(string="Test", readonly=True)
+    is_holdout = fields.Boolean(
+        string="Held out",
+        readonly=True,
+        help="In the scenario's holdout (control group): the walk is recorded, nothing is "
+        "sent or done, and its conversions measure what the scenario adds.",
+    )
     date_start = fields.Datetime(string="Entered on", default=fields.Datetime.now, required=True)
     date_end = fields.Datetime(string="Ended on")
     trace_ids = fields.One2many("marketing.scenario.trace", "participant_id", string="Steps")
@@ -147,9 +153,10 @@ class MarketingScenarioParticipant(models.Model):
                 """
                 INSERT INTO marketing_scenario_participant
                     (scenario_id, company_id, model_name, res_id, partner_id, state, is_test,
-                     date_start, create_uid, create_date, write_uid, write_date)
+                     is_holdout, date_start, create_uid, create_date, write_uid, write_date)
                 SELECT %(scenario)s, %(company)s, %(model)s, r.res_id, r.partner_id, 'running',
-                       %(test)s, %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                       %(test)s, random() * 100 < %(holdout)s, %(now)s, %(uid)s, %(now)s,
+                       %(uid)s, %(now)s
                   FROM unnest(%(res_ids)s::int[], %(partner_ids)s::int[]) AS r(res_id, partner_id)
                     ON CONFLICT (scenario_id, res_id) WHERE state = 'running'
                        AND is_test IS NOT TRUE DO NOTHING
@@ -159,6 +166,8 @@ class MarketingScenarioParticipant(models.Model):
                 company=snapshot["company_id"] or None,
                 model=snapshot["model_name"],
                 test=bool(test),
+                # test walks are never held out: a test shows what the contacts receive
+                holdout=0 if test else snapshot.get("holdout_percent") or 0,
                 now=now,
                 uid=self.env.uid,
                 res_ids=res_ids,

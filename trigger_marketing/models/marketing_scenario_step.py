@@ -74,6 +74,7 @@ ACTION_ICONS = {
     "activity": "fa-phone",
     "server_action": "fa-cogs",
     "exit": "fa-sign-out",
+    "split": "fa-random",
 }
 
 
@@ -265,6 +266,8 @@ class MarketingScenarioStep(models.Model):
                     if self.delay
                     else _("As soon as the record enters the scenario")
                 )
+        elif trigger == "split":
+            when = self._split_branch_text()
         elif trigger in ("yes", "no"):
             if trigger == "yes":
                 when = _("If “%(parent)s” says yes", parent=parent)
@@ -314,6 +317,7 @@ class MarketingScenarioStep(models.Model):
                 "run “%(name)s”", name=self.server_action_id.name or self.name
             ),
             "exit": lambda: _("leave the scenario"),
+            "split": lambda: self._split_text(),
         }[self.action_type]()
         return _("%(when)s: %(what)s", when=when, what=what)
 
@@ -384,6 +388,13 @@ class MarketingScenarioStep(models.Model):
                             step=step.name,
                         )
                     )
+            elif trigger == "split" and step.parent_id.action_type != "split":
+                raise ValidationError(
+                    self.env._(
+                        "Step %(step)s is a branch of a split but its parent is not a split step.",
+                        step=step.name,
+                    )
+                )
             elif trigger in BRANCH_TRIGGERS and step.parent_id.action_type not in BRANCHING_ACTIONS:
                 raise ValidationError(
                     self.env._(

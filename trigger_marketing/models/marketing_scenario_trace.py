@@ -29,6 +29,7 @@ REASONS = [
     ("scenario_deleted", "Scenario deleted"),
     ("exited", "Exited the scenario"),
     ("manual", "Canceled by a user"),
+    ("holdout", "Held out (control group)"),
     ("error", "Error"),
 ]
 
@@ -86,6 +87,13 @@ class MarketingScenarioTrace(models.Model):
     done_at = fields.Datetime(string="Done on", readonly=True)
     outcome = fields.Boolean(
         readonly=True, help="For a condition or wait-until step: whether the condition was met."
+    )
+    branch_step_id = fields.Many2one(
+        "marketing.scenario.step",
+        string="Branch taken",
+        readonly=True,
+        ondelete="set null",
+        help="For a split step: the branch this participant was sent to.",
     )
     reason_code = fields.Selection(REASONS, string="Reason", readonly=True)
     reason = fields.Text(string="Details", readonly=True)

@@ -22,6 +22,8 @@ MAX_ATTEMPTS = 3
 # A "not opened" branch waits for its parent mail to leave the queue before it decides;
 # past this delay the mail is considered never sent.
 MAIL_QUEUE_GRACE = timedelta(days=2)
+# Steps that change nothing for the contact: the holdout walks them as everyone does.
+HOLDOUT_NEUTRAL_ACTIONS = ("wait", "condition", "wait_until", "exit", "split")
 MAIL_QUEUE_RECHECK = timedelta(hours=1)
 
 
@@ -116,7 +118,9 @@ class MarketingScenarioTrace(models.Model):
                 "scheduled_at",
             ]
         )
-        self.participant_id.fetch(["state", "res_id", "model_name", "partner_id", "scenario_id"])
+        self.participant_id.fetch(
+            ["state", "res_id", "model_name", "partner_id", "scenario_id", "is_holdout"]
+        )
         # steps of walks that ended meanwhile (defensive: ending a walk cancels them)
         ended = self.filtered(lambda t: t.participant_id.state != "running")
         for trace in ended:
@@ -190,9 +194,24 @@ class MarketingScenarioTrace(models.Model):
             not_matching = traces.filtered(lambda t: records_by_trace[t] not in matching)
             results.skip(not_matching, "condition")
             traces -= not_matching
+        traces = self._hold_out(step, traces, results)
         traces = self._apply_send_window(step, traces, results)
         if traces:
             self._execute_isolated(step, traces, records_by_trace, results)
+
+    def _hold_out(self, step, traces, results):
+        """Participants of the holdout (control group) walk the tree with its timing, but
+        no action reaches them or anyone about them: each step is done with the reason.
+        :return: the traces to run"""
+        if step.action_type in HOLDOUT_NEUTRAL_ACTIONS:
+            return traces
+        held = traces.filtered(lambda t: t.participant_id.is_holdout)
+        results.done(
+            held,
+            reason=self.env._("Held out (control group): nothing sent or done."),
+            code="holdout",
+        )
+        return traces - held
 
     def _apply_send_window(self, step, traces, results):
         """Postpone the traces due outside the step's send window to its next opening in
@@ -362,8 +381,9 @@ class MarketingScenarioTrace(models.Model):
             "reason_code",
             "reason",
             "attempt_count",
+            "branch_step_id",
         )
-        types = ("varchar", "timestamp", "timestamp", "bool", "varchar", "text", "int")
+        types = ("varchar", "timestamp", "timestamp", "bool", "varchar", "text", "int", "int")
         ids = list(results.updates)
         values = {col: [results.updates[i].get(col) for i in ids] for col in columns}
         # a column absent from the update keeps its current value
@@ -416,13 +436,14 @@ class MarketingScenarioTrace(models.Model):
 
         Delays run from when the parent was actually done. Behaviour branches on a mail
         start waiting for the event until their deadline; yes/no branches follow the
-        parent's results.
+        parent's outcome; a split continues on the one branch it chose.
         """
         self.fetch(
             [
                 "step_id",
                 "participant_id",
                 "outcome",
+                "branch_step_id",
                 "done_at",
                 "scenario_id",
                 "is_test",
@@ -442,6 +463,8 @@ class MarketingScenarioTrace(models.Model):
             for child in children_by_parent.get(trace.step_id, ()):
                 trigger = child.trigger_type
                 if trigger in BRANCH_TRIGGERS and (trigger == "yes") != bool(trace.outcome):
+                    continue
+                if trigger == "split" and child != trace.branch_step_id:
                     continue
                 at = child._planned_date(trace.done_at or now)
                 key = (trace.scenario_id.id, trace.company_id.id, trace.is_test)

@@ -3,3 +3,4 @@ from . import entry_dates
 from . import trace_results
 from . import contacts
 from . import company_language
+from . import experiments

@@ -27,15 +27,17 @@ class TraceResults:
         self.updates = {}
         self.ended = {}  # participant id -> (state, reason_code)
 
-    def done(self, traces, met=None, reason=None):
-        """:param met: for a condition or wait-until step, whether the condition was met"""
+    def done(self, traces, met=None, reason=None, code=None, branch=None):
+        """:param met: for a condition or wait-until step, whether the condition was met
+        :param code: a reason code explaining how it was done (e.g. ``holdout``)
+        :param branch: for a split step, the id of the branch (child step) taken"""
         for trace in traces:
-            self.updates[trace.id] = {
-                "state": "done",
-                "done_at": self.now,
-                "outcome": met,
-                "reason": reason,
-            }
+            vals = {"state": "done", "done_at": self.now, "outcome": met, "reason": reason}
+            if code:
+                vals["reason_code"] = code
+            if branch:
+                vals["branch_step_id"] = branch
+            self.updates[trace.id] = vals
 
     def skip(self, traces, code, reason=None):
         for trace in traces:
