@@ -15,6 +15,13 @@ class MailingMailing(models.Model):
         help="Sent step by step by trigger marketing scenarios, never as a mass mailing.",
     )
     marketing_step_ids = fields.One2many("marketing.scenario.step", "mailing_id")
+    trigger_marketing_transactional = fields.Boolean(
+        string="Transactional",
+        copy=False,
+        help="An order or account message, not marketing: sent even to contacts who "
+        "unsubscribed from marketing e-mails (never to invalid addresses), without "
+        "unsubscribe link.",
+    )
 
     @api.constrains("subject", "body_html", "mailing_model_id")
     def _check_trigger_marketing_content(self):

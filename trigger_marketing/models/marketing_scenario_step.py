@@ -289,7 +289,14 @@ class MarketingScenarioStep(models.Model):
             when = _("%(when)s, only if the filter matches", when=when)
         tags = ", ".join(self.tag_ids.mapped("name")) or "?"
         what = {
-            "mail": lambda: _("send “%(mail)s”", mail=self.mailing_id.subject or self.name),
+            "mail": lambda: (
+                _(
+                    "send the transactional e-mail “%(mail)s”",
+                    mail=self.mailing_id.subject or self.name,
+                )
+                if self.transactional
+                else _("send “%(mail)s”", mail=self.mailing_id.subject or self.name)
+            ),
             "condition": lambda: _("check “%(name)s”", name=self.name),
             "wait": lambda: _("wait"),
             "wait_until": lambda: _(

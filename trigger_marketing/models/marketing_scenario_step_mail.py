@@ -42,6 +42,14 @@ class MarketingScenarioStep(models.Model):
         inverse="_inverse_mail_body",
         sanitize="email_outgoing",
     )
+    transactional = fields.Boolean(
+        compute="_compute_mail_content",
+        inverse="_inverse_transactional",
+        help="An order or account message (a receipt, a password reset...), not marketing: "
+        "sent even to contacts who unsubscribed from marketing e-mails or are blacklisted "
+        "(never to invalid addresses), without unsubscribe link, and never held back by "
+        "frequency caps.",
+    )
     mail_designed = fields.Boolean(
         compute="_compute_mail_content",
         help="The e-mail was laid out with the e-mail designer: edit it there.",
@@ -51,13 +59,31 @@ class MarketingScenarioStep(models.Model):
     # The e-mail of the step
     # ------------------------------------------------------------
 
-    @api.depends("mailing_id.subject", "mailing_id.body_html", "mailing_id.body_arch")
+    @api.depends(
+        "mailing_id.subject",
+        "mailing_id.body_html",
+        "mailing_id.body_arch",
+        "mailing_id.trigger_marketing_transactional",
+    )
     def _compute_mail_content(self):
         for step in self:
             mailing = step.mailing_id
             step.mail_subject = mailing.subject
             step.mail_body_html = mailing.body_html
             step.mail_designed = bool(mailing.body_arch and "o_layout" in mailing.body_arch)
+            step.transactional = mailing.trigger_marketing_transactional
+
+    def _inverse_transactional(self):
+        """A transactional e-mail ignores mass_mailing's exclusion list (blacklist,
+        opt-outs); invalid addresses are still refused by the composer."""
+        for step in self.filtered("mailing_id"):
+            if step.mailing_id.trigger_marketing_transactional != step.transactional:
+                step.mailing_id.write(
+                    {
+                        "trigger_marketing_transactional": step.transactional,
+                        "use_exclusion_list": not step.transactional,
+                    }
+                )
 
     def _inverse_mail_subject(self):
         self._write_mailing("subject", "mail_subject")
