@@ -129,7 +129,12 @@ class MarketingScenarioTrace(models.Model):
                 trace.participant_id.end_reason_code or "manual",
                 self.env._("The walk had already ended."),
             )
-        for step, traces in (self - ended).grouped("step_id").items():
+        # scenarios in their order: the first ones get the contact's capped e-mail slots
+        by_step = sorted(
+            (self - ended).grouped("step_id").items(),
+            key=lambda item: (item[0].scenario_id.sequence, item[0].scenario_id.id, item[0].id),
+        )
+        for step, traces in by_step:
             self._process_step_guarded(step, traces, results)
         self._apply(results)
 
@@ -138,13 +143,13 @@ class MarketingScenarioTrace(models.Model):
         filter or goal that no longer evaluates, e.g. its field was removed with a
         module) fails these traces with the message: the other steps of the batch, and
         the batches after it, go on."""
-        step_results = TraceResults(results.now)
+        step_results = TraceResults(results.now, batch=results)
         try:
             with self.env.cr.savepoint():
                 self._process_step(step, traces, step_results)
         except Exception as e:  # noqa: BLE001 - recorded on the traces
             _logger.warning("Step %s failed for %s traces: %s", step.id, len(traces), e)
-            step_results = TraceResults(results.now)
+            step_results = TraceResults(results.now, batch=results)
             for trace in traces:
                 self._record_failure(trace, e, step_results)
         results.merge(step_results)
@@ -196,6 +201,7 @@ class MarketingScenarioTrace(models.Model):
             traces -= not_matching
         traces = self._hold_out(step, traces, results)
         traces = self._apply_send_window(step, traces, results)
+        traces = self._apply_frequency_cap(step, traces, results)
         if traces:
             self._execute_isolated(step, traces, records_by_trace, results)
 

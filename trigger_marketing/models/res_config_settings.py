@@ -25,6 +25,31 @@ class ResConfigSettings(models.TransientModel):
                     self.env._("The processing batch size must be between 1 and 100,000.")
                 )
 
+    trigger_marketing_cap_per_day = fields.Integer(
+        string="E-mails per contact per day",
+        config_parameter="trigger_marketing.cap_per_day",
+        help="At most this many marketing e-mails of scenarios per contact in 24 hours, all "
+        "scenarios together; more are deferred to the contact's next free slot (never "
+        "dropped). 0: no cap. Transactional e-mails are exempt.",
+    )
+    trigger_marketing_cap_per_week = fields.Integer(
+        string="E-mails per contact per week",
+        config_parameter="trigger_marketing.cap_per_week",
+        help="At most this many marketing e-mails of scenarios per contact in 7 days. 0: no cap.",
+    )
+
+    @api.constrains("trigger_marketing_cap_per_day", "trigger_marketing_cap_per_week")
+    def _check_trigger_marketing_caps(self):
+        for settings in self:
+            for cap in (
+                settings.trigger_marketing_cap_per_day,
+                settings.trigger_marketing_cap_per_week,
+            ):
+                if not 0 <= cap <= 1000:
+                    raise ValidationError(
+                        self.env._("A frequency cap is a number of e-mails from 0 (none) to 1,000.")
+                    )
+
     marketing_score_warm = fields.Integer(
         string="Warm from",
         config_parameter="trigger_marketing.score_warm",

@@ -21,8 +21,13 @@ def failure_message(error, limit=500):
 class TraceResults:
     """Collects what happened to each trace of a batch, applied in a few queries."""
 
-    def __init__(self, now):
+    def __init__(self, now, batch=None):
+        """:param batch: the collector of the whole batch, when this one collects a part
+        of it (a step): what the batch shares (the e-mails granted under frequency caps)
+        is shared with it."""
         self.now = now
+        # partner id -> moments of the capped e-mails granted in this batch
+        self.mails_granted = batch.mails_granted if batch is not None else {}
         # trace id -> dict of the new values
         self.updates = {}
         self.ended = {}  # participant id -> (state, reason_code)
