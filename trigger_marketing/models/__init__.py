@@ -2,6 +2,7 @@ from . import marketing_send_window_mixin
 from . import marketing_scenario
 from . import marketing_scenario_stats
 from . import marketing_scenario_experiment
+from . import marketing_scenario_guardrails
 from . import marketing_scenario_audience
 from . import marketing_scenario_entry_realtime
 from . import marketing_scenario_entry_time
