@@ -17,6 +17,7 @@ from . import marketing_scenario_trace
 from . import marketing_scenario_trace_schedule
 from . import marketing_scenario_trace_engine
 from . import marketing_scenario_trace_caps
+from . import marketing_scenario_trace_send_time
 from . import marketing_scenario_participant
 from . import marketing_scenario_event
 from . import marketing_score_rule

@@ -30,6 +30,10 @@ class MailingTrace(models.Model):
     # "Was this address already sent this step?" is asked for each batch of an e-mail
     # step (marketing.scenario.step._skip_duplicate_addresses), by address.
     _marketing_email_idx = models.Index("(email) WHERE marketing_trace_id IS NOT NULL")
+    # "When does this address read its e-mail?" (send-time optimisation), by address.
+    _marketing_engaged_idx = models.Index(
+        "(email, id) WHERE open_datetime IS NOT NULL OR links_click_datetime IS NOT NULL"
+    )
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -50,6 +50,20 @@ class MarketingScenarioStep(models.Model):
         "(never to invalid addresses), without unsubscribe link, and never held back by "
         "frequency caps.",
     )
+    send_time = fields.Selection(
+        [("now", "As soon as due"), ("optimal", "At the contact's best hour")],
+        string="Send",
+        default="now",
+        required=True,
+        help="At the contact's best hour: the e-mail waits for the hour of the day at which "
+        "the contact usually opens or clicks (its own history, else the audience's best "
+        "hour), in its time zone and inside the send window, at most the delay below.",
+    )
+    send_time_max_delay = fields.Integer(
+        string="Wait at most (hours)",
+        default=24,
+        help="The best hour is chosen within this many hours after the step is due.",
+    )
     mail_designed = fields.Boolean(
         compute="_compute_mail_content",
         help="The e-mail was laid out with the e-mail designer: edit it there.",
@@ -72,6 +86,17 @@ class MarketingScenarioStep(models.Model):
             step.mail_body_html = mailing.body_html
             step.mail_designed = bool(mailing.body_arch and "o_layout" in mailing.body_arch)
             step.transactional = mailing.trigger_marketing_transactional
+
+    @api.constrains("send_time_max_delay")
+    def _check_send_time_max_delay(self):
+        for step in self:
+            if not 1 <= step.send_time_max_delay <= 168:
+                raise ValidationError(
+                    self.env._(
+                        "Step %(step)s: the best hour is waited for 1 to 168 hours (a week).",
+                        step=step.name,
+                    )
+                )
 
     def _inverse_transactional(self):
         """A transactional e-mail ignores mass_mailing's exclusion list (blacklist,

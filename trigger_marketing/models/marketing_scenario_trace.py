@@ -95,6 +95,12 @@ class MarketingScenarioTrace(models.Model):
         ondelete="set null",
         help="For a split step: the branch this participant was sent to.",
     )
+    send_time_at = fields.Datetime(
+        string="Best hour chosen",
+        readonly=True,
+        help="E-mail steps sent at the contact's best hour: the moment chosen (why: in the "
+        "details).",
+    )
     reason_code = fields.Selection(REASONS, string="Reason", readonly=True)
     reason = fields.Text(string="Details", readonly=True)
     attempt_count = fields.Integer(string="Attempts", readonly=True)

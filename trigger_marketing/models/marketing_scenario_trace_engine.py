@@ -116,6 +116,7 @@ class MarketingScenarioTrace(models.Model):
                 "is_test",
                 "attempt_count",
                 "scheduled_at",
+                "send_time_at",
             ]
         )
         self.participant_id.fetch(
@@ -200,6 +201,7 @@ class MarketingScenarioTrace(models.Model):
             results.skip(not_matching, "condition")
             traces -= not_matching
         traces = self._hold_out(step, traces, results)
+        traces = self._apply_send_time(step, traces, results)
         traces = self._apply_send_window(step, traces, results)
         traces = self._apply_frequency_cap(step, traces, results)
         if traces:
@@ -388,8 +390,19 @@ class MarketingScenarioTrace(models.Model):
             "reason",
             "attempt_count",
             "branch_step_id",
+            "send_time_at",
         )
-        types = ("varchar", "timestamp", "timestamp", "bool", "varchar", "text", "int", "int")
+        types = (
+            "varchar",
+            "timestamp",
+            "timestamp",
+            "bool",
+            "varchar",
+            "text",
+            "int",
+            "int",
+            "timestamp",
+        )
         ids = list(results.updates)
         values = {col: [results.updates[i].get(col) for i in ids] for col in columns}
         # a column absent from the update keeps its current value
