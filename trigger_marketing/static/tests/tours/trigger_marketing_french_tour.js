@@ -9,8 +9,8 @@ registry.category("web_tour.tours").add("trigger_marketing_french_tour", {
     url: "/odoo/action-trigger_marketing.marketing_scenario_action",
     steps: () => [
         {
-            content: "The empty kanban invites to create the first scenario",
-            trigger: ".o_view_nocontent:contains(Créez votre premier scénario)",
+            content: "The scenarios, in the French menu",
+            trigger: ".o_main_navbar .o_menu_sections:contains(Analyse)",
         },
         {
             content: "Start from a ready-made scenario",
