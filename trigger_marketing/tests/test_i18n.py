@@ -23,7 +23,7 @@ from .common import NOW, TriggerMarketingCase
 
 FR = "fr_FR"
 # what a translation must keep from its source: placeholders and markup
-PLACEHOLDER = re.compile(r"%\(\w+\)[-+ #0]*\d*[sdif]|%[sdif]|%%|\{\{.*?\}\}")
+PLACEHOLDER = re.compile(r"%\(\w+\)[-+ #0]*[\d.]*[sdif]|%[sdif]|%%|\{\{.*?\}\}")
 TAG = re.compile(r"<[^>]+>")
 TRANSLATABLE_ATTRIBUTE = re.compile(r'\s(?:title|alt|placeholder|aria-label)="[^"]*"')
 
