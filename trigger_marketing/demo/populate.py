@@ -9,6 +9,7 @@ from markupsafe import Markup
 from odoo.tools import SQL
 
 from ..models.marketing_scenario_step import MAIL_NEGATIVE, MAIL_POSITIVE
+from . import experiments
 
 _logger = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ P_CLICK = 0.4  # of the opened
 P_REPLY = 0.08  # of the opened
 P_UNSUBSCRIBE = 0.03  # of the opened
 P_CONVERT = 0.5  # of the clicks, when the demo scenario's goal is simulated
+P_ORGANIC = 0.06  # of the participants, who become customers whatever they receive
 
 
 class DemoPopulation:
@@ -194,12 +196,15 @@ class DemoPopulation:
             ]
         )
         own, converting = self._populate_scenarios()
-        scenarios |= own
+        ab_test = experiments.create_ab_test(self.env, converting)
+        scenarios |= own | ab_test
         now = self.env.cr.now()
         for scenario in scenarios:
             # only the demo's own goal is simulated: the goals of the others are unknown
-            goal_tag = converting if scenario == own else None
+            goal_tag = converting if scenario in own | ab_test else None
             self._simulate(rng, scenario, records_by_model[scenario.model_name], now, goal_tag)
+        # as the cron of A/B winners does every quarter of an hour
+        self.env["marketing.scenario.step"]._cron_split_winners()
         if "marketing_last_engagement" in self.env["res.partner"]._fields:
             # engagement happened at the simulated moments of the score history
             self.env.flush_all()
@@ -303,6 +308,7 @@ class DemoPopulation:
                 "domain": f"[('category_id', 'in', [{prospect.id}]), ('email', '!=', False)]",
                 "goal_domain": f"[('category_id', 'in', [{customer.id}])]",
                 "reentry": "never",
+                "holdout_percent": 15,
             }
         )
 
@@ -409,6 +415,10 @@ class DemoPopulation:
         }
         participants = scenario.enroll(records)
         scenario.date_start = min(entry.values())  # it has been running since then
+        if converting:
+            # some become customers whatever they receive: the baseline of the holdout
+            organic = [p.res_id for p in participants if rng.random() < P_ORGANIC]
+            self.env["res.partner"].browse(organic).write({"category_id": [(4, converting.id)]})
         Trace = self.env["marketing.scenario.trace"]
         start_at = {p.id: entry[p.res_id] for p in participants}
         sim_done = {}  # trace id -> simulated moment it was done
@@ -466,7 +476,8 @@ class DemoPopulation:
                 events["bounce"] = sent_at + timedelta(minutes=rng.randint(1, 30))
                 by_event["bounce"] |= mail
                 continue
-            if rng.random() >= P_OPEN:
+            p_open = experiments.OPEN_BY_SUBJECT.get(mail.mass_mailing_id.subject, P_OPEN)
+            if rng.random() >= p_open:
                 continue
             opened = sent_at + timedelta(minutes=rng.randint(5, 60 * 48))
             if opened > now:

@@ -237,6 +237,20 @@ class MarketingScenarioStep(models.Model):
             )
         return samples
 
+    @api.model
+    def _cron_split_winners(self):
+        """Declare the winners that the results allow, also when nobody enters any more
+        (the split itself checks at each batch). One query per undecided split."""
+        splits = self.search(
+            [
+                ("action_type", "=", "split"),
+                ("split_winner_id", "=", False),
+                ("scenario_id.state", "=", "running"),
+            ]
+        )
+        for split in splits:
+            split._split_check_winner()
+
     def _split_check_winner(self):
         """Declare the winner when the test allows it (minimum sample, confidence)."""
         self.ensure_one()

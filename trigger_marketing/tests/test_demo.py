@@ -20,8 +20,16 @@ class TestDemo(TriggerMarketingCase):
         self.assertEqual(len(partners), 200)
         self.assertEqual(len(set(partners.mapped("email"))), 200)
         self.assertGreater(len(set(partners.mapped("tz"))), 3)
-        scenario = self.env["marketing.scenario"].search([("state", "=", "running")])
-        self.assertEqual(len(scenario), 1)
+        running = self.env["marketing.scenario"].search([("state", "=", "running")])
+        self.assertEqual(len(running), 2)
+        scenario = running.filtered(lambda s: s.name == "Prospects to customers")
+        ab_test = running - scenario
+        # the A/B test found its winner, the holdouts show a lift
+        split = ab_test.step_ids.filtered(lambda s: s.action_type == "split")
+        self.assertEqual(split.split_winner_id.name, "Subject B")
+        self.assertGreater(scenario.holdout_count, 5)
+        self.assertGreater(scenario.treated_conversion_rate, scenario.holdout_conversion_rate)
+        self.assertIn("lift", scenario.lift_summary)
         self.assertGreater(scenario.participant_count, 50)
         self.assertGreater(scenario.converted_count, 0)
         self.assertGreater(scenario.sent_count, 50)

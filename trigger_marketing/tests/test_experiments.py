@@ -129,6 +129,22 @@ class TestSplit(TriggerMarketingCase):
         self.assertIn("Winner", late[0].reason)
         self.assertIn("wins", scenario.message_ids[0].body)
 
+    def test_the_cron_declares_the_winner_when_nobody_enters_any_more(self):
+        scenario, split, (a, b) = self._split_scenario(
+            split_metric="conversion", split_min_sample=30, split_confidence=95.0
+        )
+        scenario.goal_domain = "[('ref', '=', 'bought')]"
+        with self.at(NOW), self.mock_mail_gateway():
+            scenario.action_start()
+            scenario.enroll(self.make_partners(100))
+            self.run_cron()
+        routed = self.traces(split, "done")
+        buyers = routed.filtered(lambda t: t.branch_step_id == b).participant_id
+        self.env["res.partner"].browse(buyers.mapped("res_id")).write({"ref": "bought"})
+        self.assertFalse(split.split_winner_id)
+        self.env["marketing.scenario.step"]._cron_split_winners()
+        self.assertEqual(split.split_winner_id, b)
+
     def test_split_needs_two_to_five_branches(self):
         scenario, split, (a,) = self._split_scenario((100,))
         with self.assertRaisesRegex(ValidationError, "2 to 5"):
