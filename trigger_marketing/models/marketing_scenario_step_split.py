@@ -104,7 +104,7 @@ class MarketingScenarioStep(models.Model):
         return self.child_ids.filtered(lambda c: c.trigger_type == "split").sorted("sequence")
 
     def _check_ready_to_run(self):
-        super()._check_ready_to_run()
+        res = super()._check_ready_to_run()
         for step in self.filtered(lambda s: s.action_type == "split"):
             count = len(step._split_branches())
             if not MIN_BRANCHES <= count <= MAX_BRANCHES:
@@ -115,6 +115,7 @@ class MarketingScenarioStep(models.Model):
                         count=count,
                     )
                 )
+        return res
 
     def _split_share(self):
         """This branch's share of its split, in percent."""
