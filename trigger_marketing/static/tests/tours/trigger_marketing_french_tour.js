@@ -40,6 +40,9 @@ registry.category("web_tour.tours").add("trigger_marketing_french_tour", {
         {
             content: "The draft scenario, its French buttons",
             trigger: ".o_statusbar_status .o_arrow_button_current:contains(Brouillon)",
+            // creating the scenario, then the first display of a step tree (its lazy
+            // assets): slow on a loaded machine
+            timeout: 30000,
         },
         {
             trigger: ".o_statusbar_buttons button[name=action_start]:contains(Lancer)",
