@@ -70,7 +70,11 @@ def view_terms(arch):
 
 
 def load_french(env, addons):
-    """Install French for ``addons`` as Odoo does (language, then the modules' PO files)."""
+    """Install French for ``addons`` as Odoo does (language, then the modules' PO files).
+
+    The test's rollback undoes it in the database, not in the registry's caches (active
+    languages, the users' context...): the callers clear them after the rollback, so that
+    the next tests do not run half in French."""
     env["res.lang"]._activate_lang(FR)
     env["ir.module.module"].search(
         [("name", "in", list(addons)), ("state", "=", "installed")]
@@ -127,6 +131,8 @@ class TestFrenchScreens(TransactionCase):
 
     @classmethod
     def setUpClass(cls):
+        # class cleanups run last-in first-out: this one after the rollback
+        cls.addClassCleanup(lambda: cls.registry.clear_all_caches())
         super().setUpClass()
         cls.addons = repository_addons()
         cls.installed = set(
@@ -282,6 +288,7 @@ class TestFrenchEngine(TriggerMarketingCase):
 
     @classmethod
     def setUpClass(cls):
+        cls.addClassCleanup(lambda: cls.registry.clear_all_caches())  # after the rollback
         super().setUpClass()
         load_french(cls.env, ["trigger_marketing"])
         cls.env.company.partner_id.lang = FR
@@ -346,6 +353,10 @@ class TestFrenchEngine(TriggerMarketingCase):
 @tagged("post_install", "-at_install")
 class TestFrenchTour(HttpCase):
     """A French-speaking marketer builds a scenario from a template in the browser."""
+
+    def setUp(self):
+        self.addCleanup(self.registry.clear_all_caches)  # after the rollback (LIFO)
+        super().setUp()
 
     def test_french_tour(self):
         addons = repository_addons()
