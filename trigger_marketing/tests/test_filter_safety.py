@@ -1,12 +1,13 @@
 import logging
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.fields import Domain
 from odoo.tests import new_test_user, tagged
 
 from ..tools import domains
-from .common import NOW
+from .common import NOW, TriggerMarketingCase
 from .common_triggers import TriggerEntryCase
 
 # Texts a marketer could type in a filter to run code (with the old evaluation context,
@@ -54,6 +55,7 @@ EDITOR_FILTERS = [
     "[('create_date', '>=', (datetime.date.today() - datetime.timedelta(days=7)).isoformat())]",
 ]
 
+MARKETING_USER = "trigger_marketing.marketing_scenario_group_user"
 ENGINE_LOGGER = "odoo.addons.trigger_marketing.models.marketing_scenario_trace_engine"
 ENTRY_LOGGER = "odoo.addons.trigger_marketing.models.marketing_scenario_entry_time"
 
@@ -71,7 +73,7 @@ class TestFilterSafety(TriggerEntryCase):
         cls.marketer = new_test_user(
             cls.env,
             login="tm_only_user",
-            groups="trigger_marketing.marketing_scenario_group_user",
+            groups=MARKETING_USER,
             tz="UTC",
         )
         cls.admin_group = cls.env.ref("base.group_system")
@@ -287,3 +289,78 @@ class TestFilterSafety(TriggerEntryCase):
             self.assertNotIn("user", context)
             for value in context.values():
                 self.assertNotIsInstance(value, type(self.env["base"]))
+
+
+@tagged("post_install", "-at_install")
+class TestMailBodyCode(TriggerMarketingCase):
+    """The e-mail of a step is a ``mailing.mailing``: its body and subject are rendered
+    by mass_mailing under Odoo's own rights model. With "Restrict template rendering",
+    a User of our group who is not a Mail Template Editor cannot put code in them from
+    the step form; the placeholders Odoo allows (the contact's name...) still work."""
+
+    CODE_BODY = (
+        "<p>Hi <t t-out=\"object.env['ir.actions.server'].sudo().create({'name': 'pwn', "
+        "'model_id': %(mid)s, 'state': 'code', 'code': 'pass'}).id\"/></p>"
+    )
+    CODE_SUBJECT = "Hi {{ object.sudo().env.ref('base.group_system').sudo().write({}) }}"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["ir.config_parameter"].sudo().set_param("mail.restrict.template.rendering", True)
+        cls.marketer = new_test_user(cls.env, login="tm_no_template_editor", groups=MARKETING_USER)
+        cls.code_body = cls.CODE_BODY % {"mid": cls.partner_model.id}
+
+    @contextmanager
+    def refused(self):
+        """Refused with Odoo's message, and rolled back as the request would be."""
+        with self.assertRaises(AccessError) as catcher:
+            yield
+        self.assertIn("Mail Template Editor", str(catcher.exception))
+
+    def test_no_code_in_step_mails(self):
+        self.assertFalse(self.marketer.has_group("mail.group_mail_template_editor"))
+        scenario = self.make_scenario()
+        step = self.make_step(scenario, "mail", name="Welcome")
+        body, subject = step.mailing_id.body_html, step.mailing_id.subject
+        actions = self.env["ir.actions.server"].search_count([])
+        as_user = step.with_user(self.marketer)
+        for what, vals in {
+            "body": {"mail_body_html": self.code_body},
+            "subject": {"mail_subject": self.CODE_SUBJECT},
+        }.items():
+            with self.subTest(field=what), self.refused():
+                as_user.write(vals)
+        Step = self.env["marketing.scenario.step"].with_user(self.marketer)
+        with self.refused():
+            Step.create(
+                {
+                    "name": "New",
+                    "scenario_id": scenario.id,
+                    "action_type": "mail",
+                    "mail_subject": "New",
+                    "mail_body_html": self.code_body,
+                }
+            )
+        with self.refused():
+            step.mailing_id.with_user(self.marketer).write({"body_html": self.code_body})
+        self.assertEqual((step.mailing_id.body_html, step.mailing_id.subject), (body, subject))
+        self.assertEqual(self.env["ir.actions.server"].search_count([]), actions)
+
+    def test_allowed_placeholders_still_work(self):
+        with self.at(NOW):
+            scenario = self.make_scenario()
+            step = self.make_step(scenario, "mail", name="Welcome")
+            step.with_user(self.marketer).write(
+                {"mail_body_html": '<p>Dear <t t-out="object.name"/>,</p>'}
+            )
+            scenario.action_start()
+            partner = self.make_partners(1, name="Ada")
+            scenario.enroll(partner)
+            with self.mock_mail_gateway():
+                self.run_cron()
+                self.send_queue()
+            self.assertEqual(self.trace_of(step, partner).state, "done")
+            self.assertIn(
+                "Dear Ada,", self._find_sent_email_wemail(partner.email_formatted)["body"]
+            )
