@@ -13,6 +13,7 @@ from . import marketing_scenario_step_mail
 from . import marketing_scenario_step_actions
 from . import marketing_scenario_step_stats
 from . import marketing_scenario_step_split
+from . import marketing_scenario_step_rights
 from . import marketing_scenario_trace
 from . import marketing_scenario_trace_schedule
 from . import marketing_scenario_trace_engine

@@ -1,7 +1,7 @@
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import ValidationError
 from odoo.tools import html2plaintext
 
 from ..tools import domains
@@ -508,16 +508,6 @@ class MarketingScenarioStep(models.Model):
         for step in self:
             step._check_action_parameters_one()
 
-    def _check_server_action_rights(self):
-        if self.env.su or self.env.user.has_group(
-            "trigger_marketing.marketing_scenario_group_manager"
-        ):
-            return
-        if any(step.action_type == "server_action" for step in self):
-            raise AccessError(
-                self.env._("Only marketing managers can make a step run a server action.")
-            )
-
     # ------------------------------------------------------------
     # CRUD
     # ------------------------------------------------------------
@@ -525,14 +515,11 @@ class MarketingScenarioStep(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         steps = super().create(vals_list)
-        steps._check_server_action_rights()
         self.env.registry.clear_cache()  # wait-until steps are watched by the write hooks
         return steps
 
     def write(self, vals):
         res = super().write(vals)
-        if {"action_type", "server_action_id"} & set(vals):
-            self._check_server_action_rights()
         if CACHED_STEP_FIELDS & set(vals):
             # the real-time hooks cache the tree (wait-until steps, first steps and delays)
             self.env.registry.clear_cache()
