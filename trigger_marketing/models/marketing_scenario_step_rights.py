@@ -21,7 +21,7 @@ class MarketingScenarioStep(models.Model):
 
     action_choice = fields.Selection(
         USER_ACTION_TYPES,
-        string="Action without code",
+        string="Step action",
         compute="_compute_action_choice",
         inverse="_inverse_action_choice",
         help="What the step does (the choices of a User: no server action).",
