@@ -129,6 +129,9 @@ class MarketingScenarioParticipant(models.Model):
         """Create participants and their first traces for ``records`` in a constant number
         of queries, whatever the number of records.
 
+        Test recipients (contacts made for colleagues' addresses by the test wizard) never
+        enter a real walk, whatever the trigger.
+
         Concurrency: a record already walking (or entering in a concurrent transaction)
         is skipped by ``ON CONFLICT DO NOTHING`` on the unique index, never doubled.
 
@@ -158,6 +161,9 @@ class MarketingScenarioParticipant(models.Model):
                        %(test)s, random() * 100 < %(holdout)s, %(now)s, %(uid)s, %(now)s,
                        %(uid)s, %(now)s
                   FROM unnest(%(res_ids)s::int[], %(partner_ids)s::int[]) AS r(res_id, partner_id)
+                 WHERE %(test)s OR %(model)s != 'res.partner' OR NOT EXISTS (
+                       SELECT 1 FROM res_partner tr
+                        WHERE tr.id = r.res_id AND tr.marketing_test_recipient)
                     ON CONFLICT (scenario_id, res_id) WHERE state = 'running'
                        AND is_test IS NOT TRUE DO NOTHING
                 RETURNING id
@@ -380,7 +386,8 @@ class MarketingScenarioParticipant(models.Model):
                     "type": "warning",
                 },
             }
-        claimed = to_run._claim_now()
+        # with the engine's rights, as the live cron: a test proves what the live run does
+        claimed = to_run._as_engine()._claim_now()
         claimed._process()
         mail_cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
         if mail_cron:

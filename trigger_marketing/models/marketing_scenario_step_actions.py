@@ -2,6 +2,10 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import fields, models
 
+# Actions that change records outside the walk: simulated for test walks.
+PARTNER_ACTIONS = ("score", "tag_add", "tag_remove", "list_add", "list_remove")
+SIMULATED_IN_TESTS = (*PARTNER_ACTIONS, "activity", "server_action")
+
 
 class MarketingScenarioStep(models.Model):
     """The actions of the steps, set-based: ``traces`` is a batch of due traces of the
@@ -11,9 +15,59 @@ class MarketingScenarioStep(models.Model):
     _inherit = "marketing.scenario.step"
 
     def _execute(self, traces, records_by_trace, results):
-        """Run this step's action for ``traces`` and record what happened in ``results``."""
+        """Run this step's action for ``traces`` and record what happened in ``results``.
+
+        Test walks never change a real record: actions that write outside the walk
+        (score, tags, lists, activities, server actions) are simulated for them, and what
+        the live run would do is written in the trace's details (see ``_simulate``).
+        """
         self.ensure_one()
+        if self.action_type in SIMULATED_IN_TESTS:
+            tests = traces.filtered("is_test")
+            if tests:
+                self._simulate(tests, records_by_trace, results)
+                traces -= tests
+            if not traces:
+                return
         getattr(self, f"_execute_{self.action_type}")(traces, records_by_trace, results)
+
+    def _simulate(self, traces, records_by_trace, results):
+        """Test walks: record what the action would do, change nothing.
+
+        Simulated rather than applied to a copy of the contact: a copy is a new contact
+        (it would enter "record created" scenarios, mailing lists, statistics), and the
+        walk's own log says plainly what the live run will do. Conditions later in a
+        test walk read the real record, unchanged by the simulated steps.
+        """
+        if self.action_type in PARTNER_ACTIONS:
+            traces = self._with_partner(traces, results)
+        for trace in traces:
+            results.done(trace, reason=self._simulation_text(trace, records_by_trace[trace]))
+
+    def _simulation_text(self, trace, record):
+        _ = self.env._
+        names = ", ".join(self.tag_ids.mapped("name"))
+        action = self.action_type
+        if action == "score":
+            text = _("would add %(points)s points", points=self.score_points)
+        elif action == "tag_add":
+            text = _("would add the tags %(tags)s", tags=names)
+        elif action == "tag_remove":
+            text = _("would remove the tags %(tags)s", tags=names)
+        elif action == "list_add":
+            text = _("would subscribe to the list %(list)s", list=self.mailing_list_id.name)
+        elif action == "list_remove":
+            text = _("would unsubscribe from the list %(list)s", list=self.mailing_list_id.name)
+        elif action == "activity":
+            user = self._activity_user(record, trace.participant_id.partner_id)
+            text = _(
+                "would schedule the activity “%(summary)s” for %(user)s",
+                summary=self.activity_summary or self.name,
+                user=user.name,
+            )
+        else:
+            text = _("would run the server action “%(name)s”", name=self.server_action_id.name)
+        return _("Test run: %(what)s (nothing changed).", what=text)
 
     def _records_of(self, traces, records_by_trace):
         return self.env[self.model_name].browse(records_by_trace[t].id for t in traces)

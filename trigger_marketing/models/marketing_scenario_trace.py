@@ -365,8 +365,25 @@ class MarketingScenarioTrace(models.Model):
         return self._simulate_mail_event("bounce")
 
     def action_run_now(self):
-        """Test helper for marketers: make these pending traces due now."""
+        """Make these pending traces due now.
+
+        A real contact's step that waits (for an open, a click, a condition) would end its
+        wait at once: "event did not happen" or "time-out". That is asked first (the
+        screens call it again with ``trigger_marketing_end_wait`` once confirmed), never
+        done silently.
+        """
         pending = self.filtered(lambda t: t.state in PENDING_STATES)
+        waiting = pending.filtered(lambda t: t.state == "waiting" and not t.is_test)
+        if waiting and not self.env.context.get("trigger_marketing_end_wait"):
+            raise UserError(
+                self.env._(
+                    "%(count)s step(s) wait for something the contact may still do (%(steps)s):"
+                    ' running them now ends the wait as if it had not happened. Use "End the'
+                    ' wait now" to confirm.',
+                    count=len(waiting),
+                    steps=", ".join(sorted(set(waiting.step_id.mapped("name")))),
+                )
+            )
         now = fields.Datetime.now()
         pending.write({"scheduled_at": now})
         self._wake_cron_at(now)

@@ -60,6 +60,14 @@ class MarketingScenarioTrace(models.Model):
             self.env.invalidate_all()
         self._schedule_next_run()
 
+    def _as_engine(self):
+        """These traces in the engine's environment: the processing cron's user with
+        superuser rights, as the live cron runs them. "Run next step now" uses it so that
+        a test run proves what the live run will do, whatever the rights of the user."""
+        cron = self.env.ref("trigger_marketing.ir_cron_scenario_process", raise_if_not_found=False)
+        user = cron.sudo().user_id if cron else self.env.ref("base.user_root")
+        return self.with_user(user).sudo()
+
     def _running_scope(self):
         return SQL(
             "(t.is_test OR t.scenario_id IN "

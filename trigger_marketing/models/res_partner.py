@@ -10,6 +10,13 @@ class ResPartner(models.Model):
         string="Birth date",
         help="Used by anniversary scenarios (a birthday mail at the contact's local time).",
     )
+    marketing_test_recipient = fields.Boolean(
+        string="Test recipient",
+        readonly=True,
+        copy=False,
+        help="Made by a scenario test run for a colleague's address: archived, it walks test "
+        "runs only and never enters a real scenario.",
+    )
     marketing_participant_ids = fields.One2many(
         "marketing.scenario.participant", "partner_id", string="Scenarios"
     )

@@ -127,7 +127,8 @@ class TestLifecycle(TriggerMarketingCase):
             # "run now" fast-forwards the 3-day delay
             self.trace_of(wait, partner).action_run_now()
             self.run_cron()
-            self.assertEqual(partner.marketing_score, 7)
+            self.assertEqual(partner.marketing_score, 0, "a test walk scores nothing")
+            self.assertIn("would add 7 points", self.trace_of(wait, partner).reason)
             self.assertEqual(scenario.participant_count, 0, "test walks are not counted")
 
     def test_deadline_after_done_time(self):

@@ -25,8 +25,8 @@ class MarketingScenarioTest(models.TransientModel):
     record_ref = fields.Reference(selection="_selection_record_model", string="Record")
     emails = fields.Text(
         string="Colleagues' addresses",
-        help="One or more addresses, separated by commas or new lines. Unknown addresses get "
-        "a new contact.",
+        help="One or more addresses, separated by commas or new lines. An unknown address "
+        "gets an archived test recipient that never enters a real scenario.",
     )
     test_email = fields.Char(
         related="scenario_id.test_email",
@@ -50,7 +50,13 @@ class MarketingScenarioTest(models.TransientModel):
             wizard.is_partner_scenario = wizard.model_name == "res.partner"
 
     def _partners_from_emails(self):
-        """Find the contacts of the typed addresses, create those that do not exist."""
+        """The contacts of the typed addresses; a test recipient for the others.
+
+        An unknown address never becomes a real contact: it gets an archived contact
+        flagged as a test recipient, created without any scenario reacting to it, that
+        real enrolments refuse (``_create_for``) and that no search, mailing list or
+        statistic sees. It is reused by the next test runs.
+        """
         self.ensure_one()
         pairs = email_split_tuples(self.emails or "")
         if (self.emails or "").strip() and not pairs:
@@ -67,13 +73,36 @@ class MarketingScenarioTest(models.TransientModel):
         found = {}
         for partner in existing:
             found.setdefault(partner.email_normalized, partner)
+        recipients = (
+            Partner.sudo()
+            .with_context(active_test=False)
+            .search(
+                [
+                    ("email_normalized", "in", [e for e in by_email if e not in found]),
+                    ("marketing_test_recipient", "=", True),
+                ]
+            )
+        )
+        for partner in recipients:
+            found.setdefault(partner.email_normalized, partner.sudo(False))
         missing = [email for email in by_email if email not in found]
-        # colleagues may not be contacts yet, and a marketer may lack the right to create
-        # contacts: these get only a name and an address
+        # a marketer may lack the right to create contacts: these get only a name and an
+        # address, and no scenario reacts to their creation
         created = (
             Partner.sudo()
-            .create([{"name": by_email[email], "email": email} for email in missing])
-            .sudo(False)
+            .with_context(trigger_marketing_skip=True, tracking_disable=True)
+            .create(
+                [
+                    {
+                        "name": by_email[email],
+                        "email": email,
+                        "active": False,
+                        "marketing_test_recipient": True,
+                    }
+                    for email in missing
+                ]
+            )
+            .with_env(self.env)
         )
         return Partner.concat(*found.values(), created)
 
