@@ -369,8 +369,10 @@ class DemoPopulation:
         by_event["bounce"].set_bounced(bounce_message="Mailbox unavailable (demo)")
         by_event["open"].set_opened()
         by_event["click"].set_clicked()
-        by_event["click"].marketing_trace_id._on_mail_event("click")
         by_event["reply"].set_replied()
+        # the engine handles the recorded events (branches, scores), as its cron would
+        while self.env["marketing.mail.event"].sudo()._process_queue(5000):
+            pass
         if converting:
             # some of those who clicked become customers: the goal converts their walk
             buyers = [m.res_id for m in by_event["click"] if rng.random() < P_CONVERT]

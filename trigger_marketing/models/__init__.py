@@ -21,6 +21,7 @@ from . import marketing_scenario_trace_caps
 from . import marketing_scenario_trace_send_time
 from . import marketing_scenario_participant
 from . import marketing_scenario_event
+from . import marketing_mail_event
 from . import marketing_score_rule
 from . import marketing_score_band_action
 from . import marketing_score_history

@@ -2,7 +2,8 @@ from odoo import api, models
 
 
 class LinkTrackerClick(models.Model):
-    """Clicks reach the scenario with the URL clicked ("clicked this link" branches)."""
+    """Clicks reach the scenario with the URL clicked ("clicked this link" branches):
+    recorded for the engine, as every mail event (``marketing.mail.event``)."""
 
     _inherit = "link.tracker.click"
 
@@ -10,7 +11,7 @@ class LinkTrackerClick(models.Model):
     def add_click(self, code, **route_values):
         click = super().add_click(code, **route_values)
         if click and click.mailing_trace_id.marketing_trace_id:
-            click.mailing_trace_id.marketing_trace_id.sudo()._on_mail_event(
-                "click", url=click.link_id.url
+            self.env["marketing.mail.event"].sudo()._record(
+                [(click.mailing_trace_id.id, "click", False, click.link_id.url)]
             )
         return click

@@ -9,8 +9,9 @@ ENGAGEMENT_STATUSES = ("open", "reply", "bounce")
 
 
 class MailingTrace(models.Model):
-    """Link mass_mailing's traces to scenario traces, move the branches that wait for an
-    open, a click, a reply or a bounce, and score these events.
+    """Link mass_mailing's traces to scenario traces, and record their opens, clicks,
+    replies and bounces for the engine (``marketing.mail.event``), which moves the
+    branches waiting for them and scores them in its cron.
 
     Scoring counts every mail tracked by mass_mailing, scenario mails and plain mass
     mailings alike (a click is a click): score rules restricted to scenarios count only
@@ -83,14 +84,10 @@ class MailingTrace(models.Model):
                 events["bounce"].append(trace)
             if trace.links_click_datetime and not clicked:
                 events["click"].append(trace)
-        Trace = self.env["marketing.scenario.trace"].sudo()
-        for event, traces in events.items():
-            # clicks wake the branches from link.tracker.click (they need the URL)
-            linked = [t.marketing_trace_id.id for t in traces if t.marketing_trace_id]
-            if linked and event != "click":
-                Trace.browse(linked)._on_mail_event(event)
-        if any(events.values()):
-            self._marketing_score_mail_events(events)
+        # recorded only: the engine wakes the branches and scores, in its cron
+        self.env["marketing.mail.event"].sudo()._record(
+            [(trace.id, event, True, None) for event, traces in events.items() for trace in traces]
+        )
         return res
 
     @api.model

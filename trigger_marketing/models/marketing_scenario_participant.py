@@ -288,7 +288,7 @@ class MarketingScenarioParticipant(models.Model):
         if to_wake:
             now = fields.Datetime.now()
             Trace = self.env["marketing.scenario.trace"]
-            Trace.browse(to_wake).write({"state": "scheduled", "scheduled_at": now})
+            Trace.browse(to_wake)._lock_free().write({"state": "scheduled", "scheduled_at": now})
             Trace._wake_cron_at(now)
 
     # ------------------------------------------------------------
@@ -298,8 +298,13 @@ class MarketingScenarioParticipant(models.Model):
     def _end(self, state, reason_code, reason=None, now=None, keep_trace_ids=()):
         """End these running walks with ``state`` and cancel their pending traces.
 
-        The one way a walk ends (goal, exit, deleted record, stop, cancel...): two queries
-        whatever the number of walks, so that the engine uses it for whole batches.
+        The one way a walk ends (goal, exit, deleted record, stop, cancel...): three
+        queries whatever the number of walks, so that the engine uses it for whole batches.
+
+        Locks in the engine's order, traces then participants, and never waits for a
+        trace that a cron batch holds: a goal reached in a user's write while a batch runs
+        that contact's step neither waits for the batch nor deadlocks with it. The step
+        being run is left to the batch (it finds the walk ended, or its next steps do).
 
         :param keep_trace_ids: traces whose new state the caller writes itself (the
             engine's batch), left alone
@@ -309,6 +314,19 @@ class MarketingScenarioParticipant(models.Model):
         now = now or self.env.cr.now()
         self.flush_model()
         self.env["marketing.scenario.trace"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id FROM marketing_scenario_trace
+                 WHERE participant_id = ANY(%s) AND state IN ('scheduled', 'waiting')
+                   AND NOT (id = ANY(%s))
+                   FOR UPDATE SKIP LOCKED
+                """,
+                self.ids,
+                list(keep_trace_ids),
+            )
+        )
+        trace_ids = [row[0] for row in self.env.cr.fetchall()]
         self.env.cr.execute(
             SQL(
                 """
@@ -327,23 +345,21 @@ class MarketingScenarioParticipant(models.Model):
             )
         )
         ended_ids = [row[0] for row in self.env.cr.fetchall()]
-        if ended_ids:
+        if ended_ids and trace_ids:
             self.env.cr.execute(
                 SQL(
                     """
                     UPDATE marketing_scenario_trace
                        SET state = 'canceled', reason_code = %(code)s, reason = %(reason)s,
                            done_at = %(now)s, write_date = %(now)s, write_uid = %(uid)s
-                     WHERE participant_id = ANY(%(pids)s)
-                       AND state IN ('scheduled', 'waiting')
-                       AND NOT (id = ANY(%(keep)s))
+                     WHERE id = ANY(%(ids)s) AND participant_id = ANY(%(pids)s)
                     """,
                     code=reason_code,
                     reason=reason,
                     now=now,
                     uid=self.env.uid,
+                    ids=trace_ids,
                     pids=ended_ids,
-                    keep=list(keep_trace_ids),
                 )
             )
         self.invalidate_model()

@@ -254,12 +254,14 @@ class MarketingScenarioTrace(models.Model):
     def _on_mail_event(self, event, url=None):
         """A mail of these (e-mail step) traces was opened, clicked, replied or bounced.
 
-        Light on purpose, it runs inside the public tracking request: it only wakes the
-        waiting branches (their action runs in the cron) and closes the opposite ones.
+        Run by the engine for the queued events (``marketing.mail.event``): it wakes the
+        waiting branches (their action runs in the same run) and closes the opposite ones.
         """
         if not self:
             return
-        children = self.search([("parent_id", "in", self.ids), ("state", "in", PENDING_STATES)])
+        children = self.search(
+            [("parent_id", "in", self.ids), ("state", "in", PENDING_STATES)]
+        )._lock_free()
         if not children:
             return
         now = fields.Datetime.now()
@@ -304,6 +306,20 @@ class MarketingScenarioTrace(models.Model):
         Step = self.env["marketing.scenario.step"]
         return dict(Step._fields["trigger_type"]._description_selection(self.env))[trigger]
 
+    def _lock_free(self):
+        """Lock these traces, skipping those another transaction holds (a cron batch):
+        nobody waits for a batch. :return: the traces locked."""
+        if not self:
+            return self
+        self.flush_model()
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM marketing_scenario_trace WHERE id = ANY(%s) FOR UPDATE SKIP LOCKED",
+                self.ids,
+            )
+        )
+        return self.browse([row[0] for row in self.env.cr.fetchall()])
+
     def _claim_now(self):
         """Lock these pending traces (skipping those a cron worker holds) and make them due
         now. :return: the traces claimed."""
@@ -343,13 +359,14 @@ class MarketingScenarioTrace(models.Model):
             raise UserError(self.env._("This step sent no e-mail."))
         if event == "bounce":
             mails.set_bounced(bounce_message=self.env._("Simulated bounce (test run)"))
-            return True
-        mails.set_opened()
-        if event == "click":
-            mails.set_clicked()
-            self._on_mail_event("click")
-        elif event == "reply":
-            mails.set_replied()
+        else:
+            mails.set_opened()
+            if event == "click":
+                mails.set_clicked()
+            elif event == "reply":
+                mails.set_replied()
+        # handled at once, as the engine's next run would
+        self._as_engine().env["marketing.mail.event"]._process_queue(mailing_trace_ids=mails.ids)
         return True
 
     def action_simulate_open(self):
@@ -384,7 +401,6 @@ class MarketingScenarioTrace(models.Model):
                     steps=", ".join(sorted(set(waiting.step_id.mapped("name")))),
                 )
             )
-        now = fields.Datetime.now()
-        pending.write({"scheduled_at": now})
-        self._wake_cron_at(now)
+        pending._claim_now()
+        self._wake_cron_at(self.env.cr.now())
         return True

@@ -3,6 +3,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 import psycopg2
+import psycopg2.extensions
 
 from odoo import api, models
 from odoo.tools import SQL
@@ -43,22 +44,50 @@ class MarketingScenarioTrace(models.Model):
 
         Safe to run from several workers at once: a batch is claimed with
         ``FOR UPDATE SKIP LOCKED`` so two workers never take the same trace, and the
-        actions of a batch and the new states of its traces commit together.
+        actions of a batch and the new states of its traces commit together. Each batch
+        runs in READ COMMITTED (``_read_committed``).
         """
         self = in_company_language(self)  # a cron has no language
         Cron = self.env["ir.cron"]
+        batch_size = self._batch_size()
         remaining = self._count_due()
         Cron._commit_progress(remaining=remaining)
-        batch_size = self._batch_size()
+        Events = self.env["marketing.mail.event"]
         while True:
+            self._read_committed()
+            # mail events first: the branches they wake are due in this very batch
+            events = Events._process_queue(batch_size)
             batch = self._claim_due(batch_size)
-            if not batch:
+            if batch:
+                batch._process()
+            elif not events:
                 break
-            batch._process()
-            if not Cron._commit_progress(len(batch)):
+            if not Cron._commit_progress(len(batch) + events):
                 break
             self.env.invalidate_all()
         self._schedule_next_run()
+
+    def _read_committed(self):
+        """Run the transaction that starts now in READ COMMITTED (the engine's batches).
+
+        Under Odoo's REPEATABLE READ, ``FOR UPDATE SKIP LOCKED`` fails with
+        ``SerializationFailure`` on a due row that another worker committed after this
+        transaction's snapshot; in READ COMMITTED PostgreSQL re-reads that row and skips
+        it when it is no longer due. Crash safety stays the database's: the claim is the
+        row lock of the batch's own transaction, gone with it on a crash (nothing claimed
+        and unprocessed is ever committed). The batch's writes are set-based SQL that
+        re-check their conditions (``state = 'running'``, ``marketing_score + points``),
+        which READ COMMITTED applies to the newest row instead of failing.
+
+        Only possible before the transaction's first query: on a cursor already in a
+        transaction (tests, a caller's request) it changes nothing.
+        """
+        connection = getattr(self.env.cr, "_cnx", None)
+        if (
+            connection is not None
+            and connection.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+        ):
+            self.env.cr.execute(SQL("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"))
 
     def _as_engine(self):
         """These traces in the engine's environment: the processing cron's user with

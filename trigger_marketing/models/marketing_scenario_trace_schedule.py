@@ -105,6 +105,8 @@ class MarketingScenarioTrace(models.Model):
             )
         )
         next_due = self.env.cr.fetchone()[0]
+        if self.env["marketing.mail.event"]._has_pending():
+            next_due = self.env.cr.now()
         if next_due:
             self._wake_cron_at(next_due)
         return next_due

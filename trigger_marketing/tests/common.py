@@ -148,6 +148,35 @@ class TriggerMarketingCase(MassMailCase, CronMixinCase):
             [("step_id", "=", step.id), ("participant_id.res_id", "=", record.id)]
         )
 
+    def handle_mail_events(self):
+        """What the engine's next run does with the recorded mail events: the tracking
+        requests and the mail gateway only record them (``marketing.mail.event``)."""
+        # as the engine's cron: in the company's language (a cron has none)
+        lang = self.env.company.partner_id.lang or "en_US"
+        self.env["marketing.mail.event"].sudo().with_context(lang=lang)._process_queue()
+        self.env.invalidate_all()
+
+    # mass_mailing's helpers, then the engine handles the event they recorded
+    def gateway_mail_trace_open(self, mailing, record):
+        res = super().gateway_mail_trace_open(mailing, record)
+        self.handle_mail_events()
+        return res
+
+    def gateway_mail_trace_click(self, mailing, record, click_label):
+        res = super().gateway_mail_trace_click(mailing, record, click_label)
+        self.handle_mail_events()
+        return res
+
+    def gateway_mail_trace_reply(self, mailing, record):
+        res = super().gateway_mail_trace_reply(mailing, record)
+        self.handle_mail_events()
+        return res
+
+    def gateway_mail_trace_bounce(self, mailing, record, bounce_base_values=None):
+        res = super().gateway_mail_trace_bounce(mailing, record, bounce_base_values)
+        self.handle_mail_events()
+        return res
+
     def click(self, step, partner, label):
         """Click the link ``label`` of the mail ``step`` sent to ``partner``, as the
         tracking route does."""
@@ -159,5 +188,6 @@ class TriggerMarketingCase(MassMailCase, CronMixinCase):
                 self.env["link.tracker.click"].sudo().add_click(
                     code, ip="10.0.0.1", country_code="BE", mailing_trace_id=trace.id
                 )
+                self.handle_mail_events()
                 return trace
         raise AssertionError(f"link {label} not found in the mail to {partner.email}")

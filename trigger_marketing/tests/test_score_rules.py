@@ -189,6 +189,7 @@ class TestScoreRules(TriggerMarketingCase):
             )
             trace = self._create_sent_traces(mailing, contact)
             trace.set_clicked()
+            self.handle_mail_events()
             self.assertEqual((alice.marketing_score, bob.marketing_score), (1, 12))
             latest = self.env["marketing.score.history"].search(
                 [("partner_id", "=", bob.id)], limit=1
@@ -241,6 +242,7 @@ class TestScoreRules(TriggerMarketingCase):
             trace = self.env["mailing.trace"].search([("mass_mailing_id", "=", step.mailing_id.id)])
             self.assertTrue(trace.is_test_trace)
             trace.set_opened()
+            self.handle_mail_events()
         self.assertEqual(alice.marketing_score, 0)
 
     # ------------------------------------------------------------
