@@ -26,7 +26,6 @@ from psycopg2 import sql
 
 from odoo import SUPERUSER_ID, api, sql_db
 from odoo.modules.registry import Registry
-from odoo.service import db as odoo_db
 from odoo.tools import config
 
 _logger = logging.getLogger(__name__)
@@ -148,8 +147,16 @@ def release(dbname):
 
 
 def drop_db(dbname):
-    """Drop ``dbname`` and its filestore, as Odoo's database manager does."""
-    odoo_db.exp_drop(dbname)
+    """Drop ``dbname`` (Odoo's exp_drop would refuse a name outside its db filter)."""
+    release(dbname)
+    conn = _connect()
+    try:
+        with conn.cursor() as cr:
+            cr.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
+            )
+    finally:
+        conn.close()
 
 
 @contextlib.contextmanager
