@@ -5,6 +5,7 @@ from . import marketing_scenario_experiment
 from . import marketing_scenario_guardrails
 from . import marketing_scenario_audience
 from . import marketing_scenario_entry_realtime
+from . import marketing_scenario_goal
 from . import marketing_scenario_entry_time
 from . import marketing_scenario_entry_external
 from . import marketing_scenario_templates
@@ -14,11 +15,13 @@ from . import marketing_scenario_step_actions
 from . import marketing_scenario_step_stats
 from . import marketing_scenario_step_split
 from . import marketing_scenario_step_rights
+from . import marketing_scenario_step_trend
 from . import marketing_scenario_trace
 from . import marketing_scenario_trace_schedule
 from . import marketing_scenario_trace_engine
 from . import marketing_scenario_trace_caps
 from . import marketing_scenario_trace_send_time
+from . import marketing_scenario_trace_report
 from . import marketing_scenario_participant
 from . import marketing_scenario_event
 from . import marketing_mail_event
@@ -29,6 +32,7 @@ from . import mail_blacklist
 from . import mail_mail
 from . import mail_mail_transactional
 from . import mail_thread
+from . import base
 from . import mailing_mailing
 from . import mailing_contact
 from . import mailing_subscription

@@ -510,10 +510,13 @@ class MarketingScenario(models.Model):
         return domain
 
     def _goal_domain(self, snapshot=None):
+        """The goal as a :class:`Domain`, or None without a goal (an empty filter is no
+        goal: "match all records" would convert every record before it enters)."""
         snap = snapshot or self._domain_snapshot()
         if not snap["goal_domain"]:
             return None
-        return self._snapshot_domain(snap, snap["goal_domain"], self.env._("Goal"))
+        goal = self._snapshot_domain(snap, snap["goal_domain"], self.env._("Goal"))
+        return None if goal.is_true() else goal
 
     @api.model
     def _snapshot_domain(self, snap, domain_text, label):

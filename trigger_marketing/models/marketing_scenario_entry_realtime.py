@@ -1,6 +1,7 @@
 from odoo import api, models, tools
 from odoo.fields import Domain
 
+from ..tools.domain_paths import domain_paths, watch_points
 from ..tools.domains import domain_fields
 from .marketing_scenario import REALTIME_TRIGGERS
 
@@ -34,7 +35,7 @@ class MarketingScenario(models.Model):
             wait_steps = scenario.step_ids.filtered(lambda s: s.action_type == "wait_until")
             wait_fields = set()
             for step in wait_steps:
-                wait_fields |= domain_fields(step._domain("condition_domain"))
+                wait_fields |= self._local_fields(model_name, step._domain("condition_domain"))
             entries.append(
                 {
                     "id": scenario.id,
@@ -44,7 +45,7 @@ class MarketingScenario(models.Model):
                     else None,
                     "score_threshold": scenario.score_threshold,
                     "audience_fields": frozenset(domain_fields(scenario._audience_domain())),
-                    "goal_fields": frozenset(domain_fields(goal))
+                    "goal_fields": frozenset(self._local_fields(model_name, goal))
                     if goal is not None
                     else frozenset(),
                     "wait_steps": tuple(wait_steps.ids),
@@ -55,6 +56,14 @@ class MarketingScenario(models.Model):
                 }
             )
         return {"live": tuple(scenarios.ids), "running": tuple(entries)}
+
+    @api.model
+    def _local_fields(self, model_name, domain):
+        """Fields of ``model_name`` whose write may change ``domain``: those it reads and
+        those its stored computed fields are computed from (related records are watched
+        by ``_related_watch_map``)."""
+        points = watch_points(self.env[model_name], domain_paths(domain))
+        return {field for model, field, path in points if not path and model == model_name}
 
     @api.model
     def _on_records_created(self, records):

@@ -20,6 +20,11 @@ class MarketingScenario(models.Model):
     clicked_count = fields.Integer(string="Clicked", compute="_compute_mail_stats")
     open_rate = fields.Float(string="Open rate", compute="_compute_mail_stats")
     click_rate = fields.Float(string="Click rate", compute="_compute_mail_stats")
+    recipient_count = fields.Integer(
+        string="Recipients",
+        compute="_compute_mail_stats",
+        help="Participants who were sent at least one e-mail.",
+    )
     # revenue of the converted records (orders...), when the target has an amount_total
     has_revenue = fields.Boolean(compute="_compute_has_revenue")
     converted_revenue = fields.Monetary(
@@ -30,6 +35,13 @@ class MarketingScenario(models.Model):
         "currency of the scenario's company.",
     )
     revenue_currency_id = fields.Many2one("res.currency", compute="_compute_converted_revenue")
+    revenue_per_recipient = fields.Monetary(
+        string="Revenue per recipient",
+        compute="_compute_revenue_per_recipient",
+        currency_field="revenue_currency_id",
+        help="Revenue of the converted records divided by the participants who were sent at "
+        "least one e-mail.",
+    )
     # preview before going live
     audience_count = fields.Integer(
         string="Would enter now",
@@ -66,7 +78,8 @@ class MarketingScenario(models.Model):
             scenario.conversion_rate = 100.0 * scenario.converted_count / total if total else 0.0
 
     def _compute_mail_stats(self):
-        """Sent, opened and clicked e-mails of real participants: one query for all."""
+        """Sent, opened and clicked e-mails and recipients of real participants: two
+        queries for all."""
         stats = defaultdict(lambda: defaultdict(int))
         scenario_ids = [sid for sid in self._origin.ids if sid]
         if scenario_ids:
@@ -86,13 +99,42 @@ class MarketingScenario(models.Model):
                 st["clicked"] += clicked
                 if status in ("open", "reply"):
                     st["opened"] += count
+            for scenario, recipients in self.env["marketing.scenario.trace"]._read_group(
+                [
+                    ("scenario_id", "in", scenario_ids),
+                    ("is_test", "=", False),
+                    ("mail_sent_at", "!=", False),
+                ],
+                ["scenario_id"],
+                ["participant_id:count_distinct"],
+            ):
+                stats[scenario.id]["recipients"] = recipients
         for scenario in self:
             st = stats[scenario._origin.id]
+            scenario.recipient_count = st["recipients"]
             scenario.sent_count = st["sent"]
             scenario.opened_count = st["opened"]
             scenario.clicked_count = st["clicked"]
             scenario.open_rate = 100.0 * st["opened"] / st["sent"] if st["sent"] else 0.0
             scenario.click_rate = 100.0 * st["clicked"] / st["sent"] if st["sent"] else 0.0
+
+    def action_view_mail_analysis(self):
+        """Graph and pivot of the e-mail rates, filtered on this scenario (from the menu:
+        on the scenario started last; the filter is a facet the marketer can remove)."""
+        scenario = self[:1] or self.search(
+            [("state", "in", ("running", "paused", "stopped")), ("date_start", "!=", False)],
+            order="date_start desc",
+            limit=1,
+        )
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "trigger_marketing.marketing_scenario_trace_action_mail_analysis"
+        )
+        context = {"search_default_filter_real": 1, "search_default_filter_mail_sent": 1}
+        if scenario:
+            context["search_default_scenario_id"] = scenario.id
+            action["display_name"] = self.env._("E-mail results of %s", scenario.name)
+        action["context"] = context
+        return action
 
     # ------------------------------------------------------------
     # Revenue of the converted records
@@ -113,12 +155,12 @@ class MarketingScenario(models.Model):
         for scenario in self:
             scenario.has_revenue = bool(scenario._revenue_field())
 
-    def _compute_converted_revenue(self):
-        """Sum of ``amount_total`` of the converted records, generic over the target model.
+    def _revenue_amounts(self):
+        """``{scenario id: [(currency id, amount)]}``: what the converted walks brought.
 
-        One query per target model, whatever the number of scenarios and participants;
-        amounts in other currencies are converted at today's rate into the currency of the
-        scenario's company.
+        Here, generic over the target model: the ``amount_total`` of the converted
+        records (orders...), one query per target model whatever the number of scenarios.
+        Bridges add other sources (the sale bridge: orders of converted contacts).
         """
         sums = defaultdict(list)  # scenario id -> [(currency id, amount)]
         by_model = defaultdict(list)
@@ -154,6 +196,12 @@ class MarketingScenario(models.Model):
             )
             for scenario_id, currency_id, amount in self.env.cr.fetchall():
                 sums[scenario_id].append((currency_id, amount or 0.0))
+        return sums
+
+    def _compute_converted_revenue(self):
+        """Revenue of the converted walks (``_revenue_amounts``), converted at today's rate
+        into the currency of the scenario's company."""
+        sums = self._revenue_amounts()
         today = fields.Date.context_today(self)
         Currency = self.env["res.currency"]
         for scenario in self:
@@ -169,6 +217,13 @@ class MarketingScenario(models.Model):
                 )
             scenario.revenue_currency_id = currency
             scenario.converted_revenue = total
+
+    def _compute_revenue_per_recipient(self):
+        for scenario in self:
+            recipients = scenario.recipient_count
+            scenario.revenue_per_recipient = (
+                scenario.converted_revenue / recipients if recipients else 0.0
+            )
 
     # ------------------------------------------------------------
     # Preview before going live

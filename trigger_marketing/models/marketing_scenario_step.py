@@ -4,7 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import html2plaintext
 
-from ..tools import domains
+from ..tools import domain_words, domains
 from .marketing_send_window_mixin import WINDOW_FIELDS
 
 DELAY_UNITS = [
@@ -216,6 +216,10 @@ class MarketingScenarioStep(models.Model):
         "server_action_id.name",
         "tag_ids",
         "filter_domain",
+        "condition_domain",
+        "model_name",
+        "mail_subject",
+        "transactional",
         "wait_timeout",
         "wait_timeout_unit",
     )
@@ -285,23 +289,31 @@ class MarketingScenarioStep(models.Model):
                 "mail_not_click": _("%(delay)s after “%(parent)s” if not clicked"),
                 "mail_not_reply": _("%(delay)s after “%(parent)s” if no reply"),
             }[trigger] % {"parent": parent, "delay": delay}
-        if self.filter_domain and self.filter_domain.strip() not in ("", "[]"):
-            when = _("%(when)s, only if the filter matches", when=when)
+        only_if = self._domain_words("filter_domain")
+        if only_if:
+            when = _("%(when)s, only if %(rule)s", when=when, rule=only_if)
         tags = ", ".join(self.tag_ids.mapped("name")) or "?"
+        rule = self._domain_words("condition_domain")
+        subject = self.mail_subject or self.mailing_id.subject or self.name
         what = {
             "mail": lambda: (
-                _(
-                    "send the transactional e-mail “%(mail)s”",
-                    mail=self.mailing_id.subject or self.name,
+                (
+                    _("send the transactional e-mail “%(mail)s”", mail=subject)
+                    if self.transactional
+                    else _("send “%(mail)s”", mail=subject)
                 )
-                if self.transactional
-                else _("send “%(mail)s”", mail=self.mailing_id.subject or self.name)
+                if subject
+                else _("send an e-mail")
             ),
-            "condition": lambda: _("check “%(name)s”", name=self.name),
+            "condition": lambda: (
+                _("check: %(rule)s", rule=rule)
+                if rule
+                else _("check “%(name)s”", name=self.name or "?")
+            ),
             "wait": lambda: _("wait"),
             "wait_until": lambda: _(
-                "wait until “%(name)s” (at most %(timeout)s)",
-                name=self.name,
+                "wait until %(rule)s (at most %(timeout)s)",
+                rule=rule or f"“{self.name or '?'}”",
                 timeout=self._delay_text(self.wait_timeout, self.wait_timeout_unit),
             ),
             "score": lambda: (
@@ -327,6 +339,12 @@ class MarketingScenarioStep(models.Model):
             "split": lambda: self._split_text(),
         }[self.action_type]()
         return _("%(when)s: %(what)s", when=when, what=what)
+
+    def _domain_words(self, fname):
+        """A filter of the step in words ("Country is United States"), None if empty."""
+        if not self.model_name or self.model_name not in self.env:
+            return None
+        return domain_words.domain_in_words(self.env[self.model_name], self[fname])
 
     @api.depends("action_type")
     def _compute_icon(self):

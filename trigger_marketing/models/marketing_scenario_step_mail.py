@@ -33,8 +33,8 @@ class MarketingScenarioStep(models.Model):
         string="Subject",
         compute="_compute_mail_content",
         inverse="_inverse_mail_subject",
-        help="Subject of the e-mail. Placeholders such as {{ object.name }} are not "
-        "rendered in subjects: keep it plain.",
+        help="Subject of the e-mail. Placeholders such as {{ object.name }} are replaced by "
+        "each recipient's values when the e-mail is sent (test runs too).",
     )
     mail_body_html = fields.Html(
         string="Message",

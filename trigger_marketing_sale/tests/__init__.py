@@ -1,1 +1,2 @@
 from . import test_sale_scoring
+from . import test_sale_goal
