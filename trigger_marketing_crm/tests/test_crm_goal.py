@@ -18,21 +18,11 @@ class TestCrmGoal(TriggerMarketingCase):
             Lead = self.env["crm.lead"]
             Lead.create({"name": "Alice's deal", "partner_id": alice.id, "type": "opportunity"})
             lead = Lead.create({"name": "Bob's lead", "partner_id": bob.id, "type": "lead"})
-            states = dict(
-                zip(
-                    scenario.participant_ids.mapped("res_id"),
-                    scenario.participant_ids.mapped("state"),
-                )
-            )
+            states = {p.res_id: p.state for p in scenario.participant_ids}
             self.assertEqual(states[alice.id], "converted")
             self.assertEqual(states[bob.id], "running", "a lead is not an opportunity")
             lead.convert_opportunity(bob)
             scenario.participant_ids.invalidate_recordset()
-            states = dict(
-                zip(
-                    scenario.participant_ids.mapped("res_id"),
-                    scenario.participant_ids.mapped("state"),
-                )
-            )
+            states = {p.res_id: p.state for p in scenario.participant_ids}
             self.assertEqual(states[bob.id], "converted")
             self.assertEqual(states[carol.id], "running")
