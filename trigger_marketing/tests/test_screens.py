@@ -39,7 +39,7 @@ class TestScreens(TriggerMarketingCase):
             filter_domain="[('city', '=', 'Paris')]",
         )
         self.assertEqual(
-            yes.summary, "If “Has a phone” says yes, only if the filter matches: leave the scenario"
+            yes.summary, "If “Has a phone” says yes, only if City is “Paris”: leave the scenario"
         )
 
     def test_mail_written_on_the_step(self):

@@ -135,7 +135,13 @@ class TestStatistics(TriggerMarketingCase):
         self.assertEqual(scenarios[-1].participant_count, 2)
 
     def test_revenue_is_zero_without_amount(self):
-        scenario = self.make_scenario(goal_domain="[('is_company', '=', True)]")
+        """A target without an amount (mailing contacts) has no revenue (contacts have one
+        when the sale bridge is installed: their orders)."""
+        scenario = self.make_scenario(
+            model_id=self.env["ir.model"]._get_id("mailing.contact"),
+            domain="[]",
+            goal_domain="[('email', 'ilike', 'won')]",
+        )
         self.assertFalse(scenario.has_revenue)
         self.assertEqual(scenario.converted_revenue, 0.0)
 
