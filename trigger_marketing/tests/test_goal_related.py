@@ -1,6 +1,10 @@
+import logging
+
 from odoo.tests import tagged
 
 from .common import NOW, TriggerMarketingCase
+
+_logger = logging.getLogger(__name__)
 
 
 @tagged("post_install", "-at_install")
@@ -137,7 +141,7 @@ class TestGoalRelated(TriggerMarketingCase):
             not_reached = self._queries(write(accounts[3], "YY3"))
             reached = self._queries(write(accounts[0], "BE42"))
             self.assertEqual(self._state(scenario, bob), "converted")
-            print(  # noqa: T201 - figures for the closing note
+            _logger.info(
                 f"related goal write: baseline={baseline} "
                 f"walking, goal not reached=+{not_reached - baseline} "
                 f"goal reached=+{reached - baseline}"

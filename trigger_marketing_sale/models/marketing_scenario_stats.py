@@ -10,9 +10,10 @@ class MarketingScenario(models.Model):
 
     @api.depends("model_id")
     def _compute_has_revenue(self):
-        super()._compute_has_revenue()
+        res = super()._compute_has_revenue()
         for scenario in self.filtered(lambda s: s.model_name == "res.partner"):
             scenario.has_revenue = True
+        return res
 
     def _revenue_amounts(self):
         sums = super()._revenue_amounts()

@@ -1,6 +1,10 @@
+import logging
+
 from odoo.tests import tagged
 
 from odoo.addons.trigger_marketing.tests.common import NOW, TriggerMarketingCase
+
+_logger = logging.getLogger(__name__)
 
 
 @tagged("post_install", "-at_install")
@@ -67,7 +71,7 @@ class TestSaleGoal(TriggerMarketingCase):
             not_walking = self._queries(eve_order.action_confirm)
             reached = self._queries(orders[2].action_confirm)
             self.assertEqual(self._states(scenario)[carol.id], "converted")
-            print(  # noqa: T201 - figures for the closing note
+            _logger.info(
                 f"sale.order confirm: baseline={baseline} "
                 f"goal on orders, customer not walking=+{not_walking - baseline} "
                 f"customer walking, goal reached=+{reached - baseline}"
