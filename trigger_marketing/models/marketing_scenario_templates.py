@@ -171,6 +171,19 @@ class MarketingScenario(models.Model):
         return tag.with_env(self.env)
 
     @api.model
+    def _template_has_coupon(self):
+        """Whether the ready-made e-mails can give a real coupon (no side effect: the
+        template list reads it)."""
+        return False
+
+    @api.model
+    def _template_coupon(self):
+        """A real single-use coupon for the ready-made e-mails: ``None`` here (no coupon
+        step then); the loyalty bridge returns ``{"step": step values, "code": QWeb of the
+        contact's code}`` with a coupon program of Odoo's loyalty app."""
+        return None
+
+    @api.model
     def _template_create(self, values, steps):
         """Create a draft scenario and its tree of steps.
 
@@ -365,7 +378,9 @@ class MarketingScenario(models.Model):
             {
                 "name": _("Birthday"),
                 **self._template_trigger_values("anniversary", date_field="birthdate"),
-                "domain": "[('email', '!=', False), ('birthdate', '!=', False)]",
+                # the anniversary trigger only takes contacts with a birth date: no rule on it
+                # here (the domain editor cannot show 'Birth date != False' on a date field)
+                "domain": "[('email', '!=', False)]",
                 # yearly: a new walk every year (the trigger enters once a year at most)
                 "reentry": "always",
             },

@@ -4,6 +4,7 @@ from . import test_enrollment
 from . import test_goal_related
 from . import test_plain_language
 from . import test_honest_figures
+from . import test_tours_screens
 from . import test_actions
 from . import test_processing
 from . import test_constraints

@@ -19,7 +19,6 @@ STILL_A_CART = "[('state', '=', 'draft'), ('order_line', '!=', False)]"
 # A cart enters at the latest this long after it was abandoned (cron down, scenario
 # paused): a "you forgot your cart" e-mail weeks later is spam, not service.
 MAX_LATENESS = timedelta(days=3)
-COUPON_CODE = "COMEBACK10"
 
 
 class MarketingScenario(models.Model):
@@ -365,16 +364,29 @@ class MarketingScenario(models.Model):
 
     @api.model
     def _scenario_templates(self):
+        hours = self.env["marketing.scenario.step"]._delay_text(
+            _hours_number(self._default_cart_abandoned_hours()), "hours"
+        )
+        description = (
+            self.env._(
+                "A shop cart left for %(hours)s: a reminder right then with the cart's lines, "
+                "a single-use coupon a day later, a last call a week later. Ends as soon as "
+                "the customer orders.",
+                hours=hours,
+            )
+            if self._template_has_coupon()
+            else self.env._(
+                "A shop cart left for %(hours)s: a reminder right then with the cart's lines, "
+                "a last call a week later. Ends as soon as the customer orders.",
+                hours=hours,
+            )
+        )
         return [
             *super()._scenario_templates(),
             {
                 "code": "cart_abandonment",
                 "name": self.env._("Cart abandonment"),
-                "description": self.env._(
-                    "A shop cart left for an hour: a reminder with the cart's lines, a coupon "
-                    "a day later, a last call a week later. Ends as soon as the customer "
-                    "orders."
-                ),
+                "description": description,
                 "model": "sale.order",
             },
         ]
@@ -383,40 +395,48 @@ class MarketingScenario(models.Model):
     def _template_cart_abandonment(self):
         """Create the ready-made "Cart abandonment" scenario, in draft, and return it.
 
-        Reminder 1 hour after the cart is abandoned; if no order, a coupon 1 day later;
-        if still no order (the coupon was not used), a last call 1 week later. The goal
-        "order confirmed" ends the walk as converted. The coupon code of the e-mail is a
-        placeholder (``COMEBACK10``) to replace by a real discount code of the shop.
+        The reminder goes as soon as the cart is abandoned (it entered the scenario after
+        "Abandoned after" hours without change); if no order, a single-use coupon 1 day
+        later when the loyalty bridge provides one (``_template_coupon``), else no coupon
+        step; if still no order, a last call 1 week later. The goal "order confirmed" ends
+        the walk as converted.
         """
         _ = self.env._
+        coupon = self._template_coupon()
 
-        def step(name, delay, unit, subject, kind, children=()):
+        def step(name, delay, unit, subject, kind, children=(), extra=None):
             return {
                 "name": name,
                 "delay": delay,
                 "delay_unit": unit,
                 "filter_domain": STILL_A_CART,
-                "mail": (subject, _cart_mail_body(self.env, kind)),
+                "mail": (subject, _cart_mail_body(self.env, kind, coupon and coupon["code"])),
                 "children": list(children),
+                **(extra or {}),
             }
 
         last_call = step(
             _("Last call"),
             1,
             "weeks",
-            _("Last call: your cart and your discount are waiting"),
+            _("Last call: your cart and your discount are waiting")
+            if coupon
+            else _("Last call: your cart is waiting"),
             "last_call",
         )
-        coupon = step(
-            _("Coupon"),
-            1,
-            "days",
-            _("A little something to complete your order"),
-            "coupon",
-            [last_call],
-        )
+        follow = last_call
+        if coupon:
+            follow = step(
+                _("Coupon"),
+                1,
+                "days",
+                _("A little something to complete your order"),
+                "coupon",
+                [last_call],
+                coupon["step"],
+            )
         reminder = step(
-            _("Reminder"), 1, "hours", _("You left something in your cart"), "reminder", [coupon]
+            _("Reminder"), 0, "hours", _("You left something in your cart"), "reminder", [follow]
         )
         return self._template_create(
             {
@@ -432,11 +452,20 @@ class MarketingScenario(models.Model):
         )
 
 
-def _cart_mail_body(env, kind):
+def _hours_number(hours):
+    return int(hours) if float(hours).is_integer() else hours
+
+
+def _cart_mail_body(env, kind, code_qweb=None):
     """QWeb body of the template's e-mails: the cart's lines, a link to resume it, and
-    the unsubscribe link (replaced by each recipient's own link by mass_mailing)."""
+    the unsubscribe link (replaced by each recipient's own link by mass_mailing).
+
+    :param code_qweb: QWeb that prints the contact's own coupon code (loyalty bridge),
+        or None: no coupon is mentioned
+    """
     _ = env._
-    code = Markup("<strong>%s</strong>") % COUPON_CODE
+    # our own QWeb (the loyalty bridge's), not user text: kept as markup
+    code = Markup("<strong>%s</strong>") % Markup(code_qweb) if code_qweb else None
     intro = {
         "reminder": _("You left these items in your cart. They are waiting for you:"),
         "coupon": Markup(
@@ -449,7 +478,9 @@ def _cart_mail_body(env, kind):
         "last_call": Markup(
             _("Last call: your cart will not wait forever, and neither will your code %(code)s.")
         )
-        % {"code": code},
+        % {"code": code}
+        if code
+        else _("Last call: your cart will not wait forever."),
     }[kind]
     button = {
         "reminder": _("Resume my order"),

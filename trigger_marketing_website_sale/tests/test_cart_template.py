@@ -28,18 +28,33 @@ class TestCartTemplate(CartCase):
             ("draft", "cart_abandoned", "sale.order"),
         )
         self.assertEqual(scenario.goal_domain, "[('state', '=', 'sale')]")
-        reminder, coupon, last_call = (
-            self.steps[name] for name in ("Reminder", "Coupon", "Last call")
-        )
+        reminder, last_call = self.steps["Reminder"], self.steps["Last call"]
+        coupon = self.steps.get("Coupon")
         self.assertFalse(reminder.parent_id)
-        self.assertEqual(coupon.parent_id, reminder)
-        self.assertEqual(last_call.parent_id, coupon)
-        self.assertEqual(
-            [(s.delay, s.delay_unit, s.action_type) for s in (reminder, coupon, last_call)],
-            [(1, "hours", "mail"), (1, "days", "mail"), (1, "weeks", "mail")],
-        )
-        self.assertIn("COMEBACK10", coupon.mailing_id.body_html)
-        self.assertEqual(coupon.mailing_id.campaign_id, scenario.campaign_id)
+        # the description says what the timing does: the reminder goes when the cart has
+        # been left for an hour (it enters then), not an hour later
+        self.assertEqual(scenario.cart_abandoned_hours, 1.0)
+        self.assertEqual((reminder.delay, reminder.action_type), (0, "mail"))
+        (template,) = [
+            t for t in scenario._scenario_templates() if t["code"] == "cart_abandonment"
+        ]
+        self.assertIn("left for 1 hour: a reminder right then", template["description"])
+        if "coupon_program_id" not in self.env["marketing.scenario.step"]._fields:
+            # without the loyalty bridge: no coupon step, no code in the e-mails
+            self.assertFalse(coupon)
+            self.assertEqual(last_call.parent_id, reminder)
+            self.assertNotIn("coupon", template["description"])
+            self.assertNotIn("code", last_call.mailing_id.body_html)
+        else:
+            self.assertEqual(coupon.parent_id, reminder)
+            self.assertEqual(last_call.parent_id, coupon)
+            self.assertEqual((coupon.delay, coupon.delay_unit), (1, "days"))
+            self.assertEqual(coupon.coupon_program_id.program_type, "coupons")
+            self.assertIn("marketing_coupon.get(object.id", coupon.mailing_id.body_html)
+            self.assertIn("single-use coupon", template["description"])
+            self.assertEqual(coupon.mailing_id.campaign_id, scenario.campaign_id)
+        self.assertEqual((last_call.delay, last_call.delay_unit), (1, "weeks"))
+        self.assertNotIn("COMEBACK10", " ".join(scenario.step_ids.mailing_id.mapped("body_html")))
         scenario.step_ids._check_ready_to_run()
 
     def test_walk_until_the_order(self):
@@ -50,11 +65,10 @@ class TestCartTemplate(CartCase):
             bob_cart = self.make_cart(self.bob, qty=2)
         with self.at(NOW + HOUR):
             self.run_cart_cron()
-        reminder, coupon, last_call = (
-            self.steps[name] for name in ("Reminder", "Coupon", "Last call")
-        )
-        # the reminder, 1 hour after the cart was abandoned
-        with self.at(NOW + 2 * HOUR), self.mock_mail_gateway():
+        last_call = self.steps["Last call"]
+        with_coupon = "Coupon" in self.steps
+        # the reminder, as soon as the cart counts as abandoned (left for an hour)
+        with self.at(NOW + HOUR), self.mock_mail_gateway():
             self.run_cron()
             self.send_queue()
             self.assertEqual(len(self._mails), 2)
@@ -71,18 +85,25 @@ class TestCartTemplate(CartCase):
             ]
         )
         self.assertTrue(resume, "the mail links to the cart, through a tracked link")
-        # the coupon, 1 day later
-        with self.at(NOW + 2 * HOUR + DAY), self.mock_mail_gateway():
-            self.run_cron()
-            self.send_queue()
-            (mail,) = self.sent_to(self.alice)
-            self.assertIn("COMEBACK10", mail["body"])
+        # the coupon, 1 day later: Alice's own single-use code, that her cart accepts
+        if with_coupon:
+            with self.at(NOW + HOUR + DAY), self.mock_mail_gateway():
+                self.run_cron()
+                self.send_queue()
+                (mail,) = self.sent_to(self.alice)
+            card = self.env["loyalty.card"].search([("partner_id", "=", self.alice.id)])
+            self.assertEqual(len(card), 1)
+            self.assertIn(card.code, mail["body"])
+            if hasattr(alice_cart, "_try_apply_code"):
+                applied = alice_cart._try_apply_code(card.code)
+                self.assertNotIn("error", applied, "the shop accepts the code")
         # Alice orders: converted, her last call is cancelled; Bob gets his
         with self.at(NOW + 3 * DAY):
             alice_cart.action_confirm()
         alice_last = self.trace_of(last_call, alice_cart)
         self.assertEqual((alice_last.state, alice_last.reason_code), ("canceled", "goal"))
-        with self.at(NOW + 2 * HOUR + DAY + WEEK), self.mock_mail_gateway():
+        last_call_at = NOW + HOUR + WEEK + (DAY if with_coupon else timedelta())
+        with self.at(last_call_at), self.mock_mail_gateway():
             self.run_cron()
             self.send_queue()
             self.assertFalse(self.sent_to(self.alice))
@@ -102,7 +123,7 @@ class TestCartTemplate(CartCase):
         with self.at(NOW + HOUR):
             self.run_cart_cron()
             cart.action_quotation_sent()
-        with self.at(NOW + 2 * HOUR), self.mock_mail_gateway():
+        with self.at(NOW + HOUR), self.mock_mail_gateway():
             self.run_cron()
         trace = self.trace_of(self.steps["Reminder"], cart)
         self.assertEqual((trace.state, trace.reason_code), ("skipped", "condition"))
