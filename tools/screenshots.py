@@ -12,6 +12,8 @@ screen, waits until the web client is idle and saves a PNG per screen:
     03_step_form.png          an e-mail step, in plain language, with its statistics
     04_statistics.png         the statistics tab of the scenario, step by step
     05_partner_marketing.png  a contact's score, timeline and score history
+    06_step_trend.png         the step tree's cards with each step's last 30 days (chart)
+    07_score_distribution.png contacts by score band (chart)
 
 Needs only the standard library, ``websocket-client`` and ``chromium``.
 """
@@ -257,6 +259,15 @@ def main():
         time.sleep(0.5)
         browser.screenshot(os.path.join(args.out, "02_scenario_tree.png"))
 
+        print("per-step trend")
+        browser.wait_for(".o_tm_step_card .o_tm_trend canvas, .o_tm_step_card .o_tm_trend_empty")
+        browser.evaluate(
+            "(document.querySelector('.o_tm_step_card .o_tm_trend canvas')"
+            " || document.querySelector('.o_tm_step_card')).scrollIntoView({block: 'center'})"
+        )
+        time.sleep(0.8)
+        browser.screenshot(os.path.join(args.out, "06_step_trend.png"))
+
         print("statistics")
         browser.click(".o_notebook .nav-link[name='statistics']")
         browser.wait_for(".o_tm_step_statistics .o_data_row")
@@ -282,6 +293,14 @@ def main():
             browser.evaluate("document.querySelector('.o_notebook').scrollIntoView()")
             time.sleep(0.5)
             browser.screenshot(os.path.join(args.out, "05_partner_marketing.png"))
+
+        print("score distribution")
+        browser.navigate(
+            f"{base}/odoo/action-trigger_marketing.res_partner_action_score_distribution"
+        )
+        browser.wait_for(".o_graph_renderer canvas")
+        browser.wait_idle()
+        browser.screenshot(os.path.join(args.out, "07_score_distribution.png"))
     finally:
         browser.close()
 

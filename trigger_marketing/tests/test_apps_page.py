@@ -11,6 +11,7 @@ ADDONS = (
     "trigger_marketing_sale",
     "trigger_marketing_crm",
     "trigger_marketing_website_sale",
+    "trigger_marketing_loyalty",
 )
 IMG_SRC = re.compile(r'<img [^>]*src="([^"]+)"')
 
