@@ -53,9 +53,7 @@ class TestToursScreens(HttpCase):
             [{"name": f"Tour {i}", "email": f"tour{i}@example.com"} for i in range(count)]
         )
         self.scenario.enroll(partners)
-        traces = self.env["marketing.scenario.trace"].search(
-            [("step_id", "=", self.welcome.id)]
-        )
+        traces = self.env["marketing.scenario.trace"].search([("step_id", "=", self.welcome.id)])
         traces._claim_now()._process()
         mails = self.env["mailing.trace"].search([("marketing_trace_id", "in", traces.ids)])
         mails.write({"trace_status": "sent", "sent_datetime": fields.Datetime.now()})

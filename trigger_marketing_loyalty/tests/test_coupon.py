@@ -20,7 +20,9 @@ class TestCoupon(TriggerMarketingCase):
                 "mail",
                 name="Coupon",
                 coupon_program_id=program.id,
-                mail_body_html="<p>Your code: <t t-out=\"marketing_coupon.get(object.id, '')\"/></p>",
+                mail_body_html=(
+                    "<p>Your code: <t t-out=\"marketing_coupon.get(object.id, '')\"/></p>"
+                ),
             )
             scenario.action_start()
             partners = self.make_partners(3)

@@ -21,7 +21,6 @@ class MailComposeMessage(models.TransientModel):
             )
             code_by_trace = {card.marketing_trace_id.id: card.code for card in cards}
             render_context["marketing_coupon"] = {
-                res_id: code_by_trace.get(trace_id, "")
-                for res_id, trace_id in trace_by_res.items()
+                res_id: code_by_trace.get(trace_id, "") for res_id, trace_id in trace_by_res.items()
             }
         return render_context

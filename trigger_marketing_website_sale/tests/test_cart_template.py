@@ -35,9 +35,7 @@ class TestCartTemplate(CartCase):
         # been left for an hour (it enters then), not an hour later
         self.assertEqual(scenario.cart_abandoned_hours, 1.0)
         self.assertEqual((reminder.delay, reminder.action_type), (0, "mail"))
-        (template,) = [
-            t for t in scenario._scenario_templates() if t["code"] == "cart_abandonment"
-        ]
+        (template,) = [t for t in scenario._scenario_templates() if t["code"] == "cart_abandonment"]
         self.assertIn("left for 1 hour: a reminder right then", template["description"])
         if "coupon_program_id" not in self.env["marketing.scenario.step"]._fields:
             # without the loyalty bridge: no coupon step, no code in the e-mails
