@@ -364,21 +364,17 @@ class MarketingScenario(models.Model):
 
     @api.model
     def _scenario_templates(self):
-        hours = self.env["marketing.scenario.step"]._delay_text(
-            _hours_number(self._default_cart_abandoned_hours()), "hours"
-        )
         description = (
             self.env._(
-                "A shop cart left for %(hours)s: a reminder right then with the cart's lines, "
-                "a single-use coupon a day later, a last call a week later. Ends as soon as "
-                "the customer orders.",
-                hours=hours,
+                'A shop cart left for an hour (the scenario\'s "Abandoned after"): a reminder '
+                "right then with the cart's lines, a single-use coupon a day later, a last call "
+                "a week later. Ends as soon as the customer orders."
             )
             if self._template_has_coupon()
             else self.env._(
-                "A shop cart left for %(hours)s: a reminder right then with the cart's lines, "
-                "a last call a week later. Ends as soon as the customer orders.",
-                hours=hours,
+                'A shop cart left for an hour (the scenario\'s "Abandoned after"): a reminder '
+                "right then with the cart's lines, a last call a week later. Ends as soon as the "
+                "customer orders."
             )
         )
         return [
@@ -450,10 +446,6 @@ class MarketingScenario(models.Model):
             },
             [reminder],
         )
-
-
-def _hours_number(hours):
-    return int(hours) if float(hours).is_integer() else hours
 
 
 def _cart_mail_body(env, kind, code_qweb=None):
