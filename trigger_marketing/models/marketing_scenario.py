@@ -261,18 +261,30 @@ class MarketingScenario(models.Model):
         return scenarios
 
     def write(self, vals):
-        if "model_id" in vals and self.env["marketing.scenario.participant"].search_count(
-            [("scenario_id", "in", self.ids)], limit=1
-        ):
-            raise UserError(
-                self.env._("The target of a scenario cannot change once records have entered it.")
-            )
+        if "model_id" in vals:
+            self.filtered(lambda s: s.model_id.id != vals["model_id"])._check_target_change()
         res = super().write(vals)
         if CACHED_FIELDS & set(vals):
             self.env.registry.clear_cache()
         if "state" in vals or "active" in vals:
             self.env["marketing.scenario.trace"]._schedule_next_run()
         return res
+
+    def _check_target_change(self):
+        """The target is what the steps' filters and e-mails are written for: it cannot
+        change under them (a condition on another model's field fails when opened)."""
+        for scenario in self:
+            steps = scenario.with_context(active_test=False).step_ids
+            if steps or scenario.participant_ids:
+                raise UserError(
+                    self.env._(
+                        "Scenario %(name)s: the target cannot change while the scenario has "
+                        "steps or participants: its filters and e-mails are written for "
+                        "%(model)s. Create a new scenario for another target.",
+                        name=scenario.name,
+                        model=scenario.model_id.name,
+                    )
+                )
 
     def unlink(self):
         """Scenarios with history are archived, not deleted.

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.fields import Domain
 from odoo.tools import SQL
 
 from ..tools import contacts
@@ -23,7 +24,9 @@ class MarketingScenarioParticipant(models.Model):
     company_id = fields.Many2one(related="scenario_id.company_id", store=True, index=True)
     model_name = fields.Char(string="Model", required=True)
     res_id = fields.Many2oneReference(string="Record ID", model_field="model_name", required=True)
-    record_name = fields.Char(compute="_compute_record_name", string="Record")
+    record_name = fields.Char(
+        compute="_compute_record_name", search="_search_record_name", string="Record"
+    )
     partner_id = fields.Many2one(
         "res.partner", string="Contact", index="btree_not_null", ondelete="set null"
     )
@@ -94,6 +97,21 @@ class MarketingScenarioParticipant(models.Model):
                 (participant.model_name, participant.res_id),
                 self.env._("Deleted record #%(id)s", id=participant.res_id),
             )
+
+    def _search_record_name(self, operator, value):
+        """Walks by the name of their record: one name search per target model (the
+        negative operators are the negation of the positive ones, done by the ORM)."""
+        if operator in Domain.NEGATIVE_OPERATORS:
+            return NotImplemented
+        domain = Domain.FALSE
+        for [model_name] in self.sudo()._read_group([], ["model_name"]):
+            if model_name not in self.env:
+                continue
+            records = self.env[model_name].sudo().with_context(active_test=False)
+            domain |= Domain("model_name", "=", model_name) & Domain(
+                "res_id", "in", records._search(Domain("display_name", operator, value))
+            )
+        return domain
 
     def _compute_next_step(self):
         """The earliest pending step of each walk (one query for all)."""

@@ -383,14 +383,6 @@ class MarketingScenarioStep(models.Model):
                     )
                 )
 
-    @api.constrains("delay", "wait_timeout", "activity_days")
-    def _check_delays(self):
-        for step in self:
-            if step.delay < 0 or step.wait_timeout < 0 or step.activity_days < 0:
-                raise ValidationError(
-                    self.env._("Step %(step)s: a delay cannot be negative.", step=step.name)
-                )
-
     @api.constrains("trigger_type", "parent_id", "delay")
     def _check_trigger_type(self):
         for step in self:

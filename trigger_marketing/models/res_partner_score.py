@@ -4,6 +4,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..tools import contacts
+from ..tools.bounds import SCORE_LIMIT
 from ..tools.company_language import in_company_language
 from .marketing_score_band_action import BANDS
 from .marketing_score_rule import CAP_DELTAS
@@ -391,7 +392,13 @@ class ResPartner(models.Model):
         # add up (an ORM read-then-write would make the second fail or lose points), and
         # it is the hot path of opens and clicks (3 queries per batch; through the ORM,
         # 7 and growing with the batch: test_score_performance).
-        new_score = SQL("COALESCE(p.marketing_score, 0) + d.points")
+        # Clamped to ±SCORE_LIMIT in 64-bit arithmetic: no event overflows the score (a
+        # contact at 2,000,000,000 points made every open of its mails fail).
+        new_score = SQL(
+            "LEAST(GREATEST(COALESCE(p.marketing_score, 0)::bigint + d.points, %s), %s)::int",
+            -SCORE_LIMIT,
+            SCORE_LIMIT,
+        )
         self.env.cr.execute(
             SQL(
                 """
@@ -400,10 +407,10 @@ class ResPartner(models.Model):
                        marketing_score_band = %(band)s,
                        marketing_last_engagement = CASE WHEN d.engaged THEN %(now)s
                                                    ELSE p.marketing_last_engagement END
-                  FROM unnest(%(ids)s::int[], %(points)s::int[], %(engaged)s::bool[])
-                       AS d(id, points, engaged)
-                 WHERE p.id = d.id
-             RETURNING p.id, p.marketing_score - d.points, p.marketing_score, d.points <> 0
+                  FROM unnest(%(ids)s::int[], %(points)s::bigint[], %(engaged)s::bool[])
+                       AS d(id, points, engaged), res_partner o
+                 WHERE p.id = d.id AND o.id = d.id
+             RETURNING p.id, COALESCE(o.marketing_score, 0), p.marketing_score, d.points <> 0
                 """,
                 new_score=new_score,
                 band=self._band_sql(new_score, thresholds),

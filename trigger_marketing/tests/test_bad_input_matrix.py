@@ -94,10 +94,15 @@ class TestBadInputMatrix(TriggerMarketingCase):
             activity_type_id=self.env.ref("mail.mail_activity_data_todo").id,
             name="Call",
         )
-        self.assertRefused(wait, {"delay": -1}, "Step Pause: a delay cannot be negative")
-        self.assertRefused(until, {"wait_timeout": -2}, "Step Until: a delay cannot be negative")
-        self.assertRefused(activity, {"activity_days": -3}, "Step Call: a delay cannot be negative")
-        with self.assertRaisesRegex(ValidationError, "cannot be negative"):
+        between = r"must be between 0 and 3,660 \(you entered"
+        self.assertRefused(wait, {"delay": -1}, rf"Step Pause: Delay \(days\) {between} -1\)")
+        self.assertRefused(
+            until, {"wait_timeout": -2}, rf"Step Until: Time-out \(days\) {between} -2\)"
+        )
+        self.assertRefused(
+            activity, {"activity_days": -3}, rf"Step Call: Due in \(days\) {between}"
+        )
+        with self.assertRaisesRegex(ValidationError, r"Delay \(hours\) must be between 0 and"):
             self.make_step(self.scenario, "wait", delay=-5, delay_unit="hours")
 
     def test_c4_mail_step_without_content(self):

@@ -42,9 +42,9 @@ class TestConstraints(TriggerMarketingCase):
             self.make_step(self.scenario, "wait", other)
 
     def test_negative_delay(self):
-        with self.assertRaisesRegex(ValidationError, "negative"):
+        with self.assertRaisesRegex(ValidationError, "must be between 0 and"):
             self.make_step(self.scenario, "wait", delay=-1)
-        with self.assertRaisesRegex(ValidationError, "negative"):
+        with self.assertRaisesRegex(ValidationError, "must be between 0 and"):
             self.make_step(self.scenario, "wait_until", condition_domain="[]", wait_timeout=-2)
 
     def test_mail_step_without_content(self):

@@ -7,6 +7,8 @@ from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
+from odoo.addons.trigger_marketing.tools.bounds import MAX_CART_HOURS
+
 from .sale_order import WAKE_KEY
 
 _logger = logging.getLogger(__name__)
@@ -47,6 +49,10 @@ class MarketingScenario(models.Model):
     # ------------------------------------------------------------
     # Constraints, defaults
     # ------------------------------------------------------------
+
+    def _marketing_bounds(self):
+        kind, numbers, texts = super()._marketing_bounds()
+        return kind, [*numbers, ("cart_abandoned_hours", 0, MAX_CART_HOURS)], texts
 
     @api.constrains("cart_abandoned_hours")
     def _check_cart_abandoned_hours(self):

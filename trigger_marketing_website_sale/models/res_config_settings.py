@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from odoo.addons.trigger_marketing.tools.bounds import MAX_CART_HOURS
+
 from .marketing_scenario import HOURS_PARAM
 
 
@@ -16,6 +18,14 @@ class ResConfigSettings(models.TransientModel):
     trigger_marketing_cart_scenario_ids = fields.Many2many(
         related="website_id.trigger_marketing_cart_scenario_ids"
     )
+
+    def _marketing_bounds(self):
+        kind, numbers, texts = super()._marketing_bounds()
+        return (
+            kind,
+            [*numbers, ("trigger_marketing_cart_abandoned_hours", 0, MAX_CART_HOURS)],
+            texts,
+        )
 
     def action_trigger_marketing_cart_scenarios(self):
         action = self.env["ir.actions.act_window"]._for_xml_id(
