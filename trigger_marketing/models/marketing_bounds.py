@@ -56,8 +56,9 @@ class MarketingScenario(models.Model):
     _inherit = ["marketing.scenario", "marketing.bounds.mixin"]
 
     def _marketing_bounds(self):
+        kind = self.env._("Scenario")
         return (
-            self.env._("Scenario"),
+            kind,
             [
                 ("reentry_days", 0, bounds.MAX_DAYS),
                 ("score_threshold", 0, bounds.SCORE_LIMIT),
@@ -77,8 +78,9 @@ class MarketingScenarioStep(models.Model):
     _inherit = ["marketing.scenario.step", "marketing.bounds.mixin"]
 
     def _marketing_bounds(self):
+        kind = self.env._("Step")
         return (
-            self.env._("Step"),
+            kind,
             [
                 ("delay", ZERO, bounds.TEN_YEARS, "delay_unit"),
                 ("wait_timeout", ZERO, bounds.TEN_YEARS, "wait_timeout_unit"),
@@ -101,8 +103,9 @@ class MarketingScoreRule(models.Model):
     _inherit = ["marketing.score.rule", "marketing.bounds.mixin"]
 
     def _marketing_bounds(self):
+        kind = self.env._("Score rule")
         return (
-            self.env._("Score rule"),
+            kind,
             [
                 ("points", -bounds.MAX_POINTS, bounds.MAX_POINTS),
                 # a negative cap has its own message (_check_rule)
@@ -117,7 +120,8 @@ class MarketingScoreBandAction(models.Model):
     _inherit = ["marketing.score.band.action", "marketing.bounds.mixin"]
 
     def _marketing_bounds(self):
-        return self.env._("Band action"), [], [("name", bounds.MAX_NAME)]
+        kind = self.env._("Band action")
+        return kind, [], [("name", bounds.MAX_NAME)]
 
 
 class ResConfigSettings(models.TransientModel):
@@ -125,8 +129,9 @@ class ResConfigSettings(models.TransientModel):
     _inherit = ["res.config.settings", "marketing.bounds.mixin"]
 
     def _marketing_bounds(self):
+        kind = self.env._("Settings")
         return (
-            self.env._("Settings"),
+            kind,
             [
                 ("trigger_marketing_batch_size", 1, 100_000),
                 ("marketing_score_warm", 0, bounds.SCORE_LIMIT),
