@@ -54,7 +54,8 @@ TARGETS = {
     "mail_vs_anchor": 1.25,
     "queries_per_non_mail_trace": 0.05,
     "peak_rss_mb_at_100k": 1024,
-    "realtime_create_extra_queries": 3,
+    # 3, and the savepoint of the real-time reaction (SAVEPOINT, RELEASE: issue 8)
+    "realtime_create_extra_queries": 5,
 }
 MODULE = "trigger_marketing"
 BRIDGE = "trigger_marketing_website_sale"

@@ -3,6 +3,8 @@ import hmac
 import json
 import logging
 
+from werkzeug.exceptions import RequestEntityTooLarge
+
 from odoo import http
 from odoo.http import request
 from odoo.tools import email_normalize
@@ -10,7 +12,11 @@ from odoo.tools import email_normalize
 _logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+TOO_LARGE = f"The body is too large (at most {MAX_BODY_BYTES} bytes)."
 MAX_EVENT_ID_LENGTH = 255
+MAX_NAME_LENGTH = 255
+MAX_EMAIL_LENGTH = 254
+MAX_DEPTH = 32
 
 
 class EventError(Exception):
@@ -45,11 +51,19 @@ class TriggerMarketingController(http.Controller):
 
     def _receive_event(self, scenario_id):
         httprequest = request.httprequest
+        if httprequest.mimetype != "application/json":
+            raise EventError(415, "The body must be JSON: send Content-Type: application/json.")
         if (httprequest.content_length or 0) > MAX_BODY_BYTES:
-            raise EventError(413, "The body is too large.")
-        raw = httprequest.get_data(cache=False)
+            raise EventError(413, TOO_LARGE)
+        # never more than the limit in memory, even without Content-Length (chunked):
+        # werkzeug stops reading past max_content_length
+        httprequest.max_content_length = MAX_BODY_BYTES
+        try:
+            raw = httprequest.get_data(cache=False)
+        except RequestEntityTooLarge as e:
+            raise EventError(413, TOO_LARGE) from e
         if len(raw) > MAX_BODY_BYTES:
-            raise EventError(413, "The body is too large.")
+            raise EventError(413, TOO_LARGE)
         scenario = request.env["marketing.scenario"].sudo().browse(scenario_id).exists()
         if not scenario or not scenario._accepts_http_events():
             raise EventError(404, "Unknown scenario.")
@@ -79,11 +93,20 @@ def _signature_ok(secret, raw, header):
 def _parse_body(raw):
     """Validate the JSON body: (event_id, event, normalized email, payload, name)."""
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise EventError(400, "The body is not valid JSON.") from e
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise EventError(400, "The body must be JSON encoded in UTF-8.") from e
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError as e:
+        raise EventError(400, f"The body is nested too deeply (at most {MAX_DEPTH} levels).") from e
+    except ValueError as e:
+        raise EventError(400, f"The body is not valid JSON: {e}") from e
     if not isinstance(data, dict):
         raise EventError(400, "The body must be a JSON object.")
+    problem = _check_strings_and_depth(data)
+    if problem:
+        raise EventError(400, problem)
     missing = [key for key in ("event_id", "event", "email") if data.get(key) in (None, "")]
     if missing:
         raise EventError(400, f"Missing fields: {', '.join(missing)}.")
@@ -95,6 +118,8 @@ def _parse_body(raw):
         raise EventError(400, f"event_id must have 1 to {MAX_EVENT_ID_LENGTH} characters.")
     if not isinstance(data["event"], str):
         raise EventError(400, "event must be a string.")
+    if isinstance(data["email"], str) and len(data["email"]) > MAX_EMAIL_LENGTH:
+        raise EventError(400, f"email must have at most {MAX_EMAIL_LENGTH} characters.")
     email = email_normalize(data["email"]) if isinstance(data["email"], str) else False
     if not email:
         raise EventError(400, "email is not a valid e-mail address.")
@@ -106,4 +131,30 @@ def _parse_body(raw):
     name = data.get("name")
     if name is not None and not isinstance(name, str):
         raise EventError(400, "name must be a string.")
+    if name and len(name) > MAX_NAME_LENGTH:
+        raise EventError(400, f"name must have at most {MAX_NAME_LENGTH} characters.")
     return event_id, data["event"].strip(), email, payload, (name or "").strip() or None
+
+
+def _refuse_constant(name):
+    """NaN and Infinity are not JSON (the database refuses them in a payload)."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _check_strings_and_depth(data):
+    """What the database would refuse in ``data`` (a NUL character in a string), or a
+    nesting deeper than MAX_DEPTH; None when it is fine. Iterative: any depth is safe."""
+    stack = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"The body is nested too deeply (at most {MAX_DEPTH} levels)."
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "The body must not contain NUL characters (\\u0000)."
+        elif isinstance(item, dict):
+            stack.extend((key, depth) for key in item)
+            stack.extend((value, depth + 1) for value in item.values())
+        elif isinstance(item, list):
+            stack.extend((value, depth + 1) for value in item)
+    return None

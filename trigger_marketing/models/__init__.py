@@ -4,12 +4,14 @@ from . import marketing_scenario_stats
 from . import marketing_scenario_experiment
 from . import marketing_scenario_guardrails
 from . import marketing_scenario_audience
+from . import marketing_scenario_failure
 from . import marketing_scenario_entry_realtime
 from . import marketing_scenario_goal
 from . import marketing_scenario_entry_time
 from . import marketing_scenario_entry_external
 from . import marketing_scenario_templates
 from . import marketing_scenario_step
+from . import marketing_scenario_step_edit_lock
 from . import marketing_scenario_step_mail
 from . import marketing_scenario_step_actions
 from . import marketing_scenario_step_stats

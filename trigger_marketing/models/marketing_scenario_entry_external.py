@@ -144,7 +144,8 @@ class MarketingScenario(models.Model):
         """Contacts of the accounts just created by ``auth_signup`` enter the running
         "creates an account" scenarios, in the signup transaction."""
         for scenario_id in self._signup_cache()["account"]:
-            self.browse(scenario_id).enroll(partners)
+            scenario = self.browse(scenario_id)
+            scenario._react(scenario.enroll, partners)
 
     @api.model
     def _on_list_subscribed(self, pairs):
@@ -164,15 +165,17 @@ class MarketingScenario(models.Model):
         all_contacts.fetch(["name", "email", "email_normalized"])
         for scenario_id, contact_ids in contact_ids_by_scenario.items():
             scenario = self.browse(scenario_id)
-            contacts = Contact.browse(sorted(contact_ids))
-            if scenario.model_name == "mailing.contact":
-                scenario.enroll(contacts)
-            else:
-                scenario.enroll(
-                    scenario._partners_for_emails(
-                        [(c.name, c.email_normalized) for c in contacts if c.email_normalized]
-                    )
-                )
+            scenario._react(scenario._enroll_subscribers, Contact.browse(sorted(contact_ids)))
+
+    def _enroll_subscribers(self, contacts):
+        """The mailing contacts themselves, or the contacts with their e-mails."""
+        if self.model_name == "mailing.contact":
+            return self.enroll(contacts)
+        return self.enroll(
+            self._partners_for_emails(
+                [(c.name, c.email_normalized) for c in contacts if c.email_normalized]
+            )
+        )
 
     def _partners_for_emails(self, name_emails):
         """The contacts of ``name_emails`` = [(name, normalized e-mail)] among the contacts

@@ -143,7 +143,15 @@ class MarketingScenarioParticipant(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _create_for(self, scenario, records, test=False, new_records=False, snapshot=None):
+    def _create_for(
+        self,
+        scenario,
+        records,
+        test=False,
+        new_records=False,
+        snapshot=None,
+        audience_checked=False,
+    ):
         """Create participants and their first traces for ``records`` in a constant number
         of queries, whatever the number of records.
 
@@ -155,9 +163,10 @@ class MarketingScenarioParticipant(models.Model):
 
         :param dict snapshot: the scenario's ``_entry_snapshot()`` when the caller has it
             (the real-time triggers keep it in cache: no read of the scenario)
+        :param bool audience_checked: ``records`` are known to match the audience
         """
         snapshot = snapshot or scenario._entry_snapshot()
-        if not test:
+        if not (test or audience_checked):
             records = scenario._filter_audience(records, snapshot)
         if not records:
             return self
@@ -247,16 +256,19 @@ class MarketingScenarioParticipant(models.Model):
         self.env.cr.execute(
             SQL(
                 """
-                SELECT id FROM marketing_scenario_participant
+                SELECT id, scenario_id FROM marketing_scenario_participant
                  WHERE scenario_id = ANY(%s) AND res_id = ANY(%s) AND state = 'running'
                 """,
                 list(cache["live"]),
                 list(records._ids),
             )
         )
-        ids = [row[0] for row in self.env.cr.fetchall()]
-        if ids:
-            self.browse(ids)._end("canceled", "record_deleted")
+        rows = self.env.cr.fetchall()
+        for scenario_id, scenario_rows in _group_rows(rows, 1).items():
+            walks = self.browse(row[0] for row in scenario_rows)
+            self.env["marketing.scenario"].browse(scenario_id)._react(
+                walks._end, "canceled", "record_deleted"
+            )
 
     @api.model
     def _on_records_changed(self, records, entries):
@@ -280,27 +292,40 @@ class MarketingScenarioParticipant(models.Model):
             )
         )
         rows = self.env.cr.fetchall()
-        if not rows:
-            return
         Scenario = self.env["marketing.scenario"]
-        Step = self.env["marketing.scenario.step"]
-        converted = self.browse()
-        to_wake = []
         for scenario_id, scenario_rows in _group_rows(rows, 1).items():
+            # each scenario on its own: evaluated without a savepoint, applied in one
             scenario = Scenario.browse(scenario_id)
-            goal = scenario._goal_domain()
-            reached = set()
-            if goal is not None:
-                candidates = records.browse({row[2] for row in scenario_rows})
-                reached = set(candidates.filtered_domain(goal)._ids)
-                converted |= self.browse({row[0] for row in scenario_rows if row[2] in reached})
-            for step_id, step_rows in _group_rows(
-                [row for row in scenario_rows if row[3] and row[2] not in reached], 4
-            ).items():
-                condition = Step.browse(step_id)._domain("condition_domain")
-                candidates = records.browse({row[2] for row in step_rows})
-                met = set(candidates.filtered_domain(condition)._ids)
-                to_wake += [row[3] for row in step_rows if row[2] in met]
+            changes = scenario._react(
+                self._changes_of, scenario, records, scenario_rows, savepoint=False
+            )
+            if changes and (changes[0] or changes[1]):
+                scenario._react(self._apply_changes, *changes)
+
+    @api.model
+    def _changes_of(self, scenario, records, rows):
+        """(walks that reached the goal, waiting traces whose condition became true)
+        among ``rows`` of ``_on_records_changed`` for ``scenario``."""
+        Step = self.env["marketing.scenario.step"]
+        goal = scenario._goal_domain()
+        reached = set()
+        converted = self.browse()
+        if goal is not None:
+            candidates = records.browse({row[2] for row in rows})
+            reached = set(candidates.filtered_domain(goal)._ids)
+            converted = self.browse({row[0] for row in rows if row[2] in reached})
+        to_wake = []
+        for step_id, step_rows in _group_rows(
+            [row for row in rows if row[3] and row[2] not in reached], 4
+        ).items():
+            condition = Step.browse(step_id)._domain("condition_domain")
+            candidates = records.browse({row[2] for row in step_rows})
+            met = set(candidates.filtered_domain(condition)._ids)
+            to_wake += [row[3] for row in step_rows if row[2] in met]
+        return converted, to_wake
+
+    @api.model
+    def _apply_changes(self, converted, to_wake):
         if converted:
             converted._end("converted", "goal")
         if to_wake:

@@ -6,6 +6,7 @@ import psycopg2
 import psycopg2.extensions
 
 from odoo import api, models
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL
 
 from ..tools.company_language import in_company_language
@@ -59,7 +60,7 @@ class MarketingScenarioTrace(models.Model):
             events = Events._process_queue(batch_size)
             batch = self._claim_due(batch_size)
             if batch:
-                batch._process()
+                batch._process_isolated()
             elif not events:
                 break
             if not Cron._commit_progress(len(batch) + events):
@@ -139,6 +140,35 @@ class MarketingScenarioTrace(models.Model):
     # ------------------------------------------------------------
     # Processing a batch
     # ------------------------------------------------------------
+
+    def _process_isolated(self):
+        """Run this batch; if it fails as a whole (e.g. a child step whose delay overflows
+        the dates, saved before the bounds), run it again step by step, each in its own
+        savepoint: the failing step's traces fail with the error, recorded on their
+        scenario too, and every other step of the batch goes on in the same run."""
+        Scenario = self.env["marketing.scenario"]
+        try:
+            with Scenario._isolated():
+                self._process()
+            return
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            raise
+        except Exception:  # noqa: BLE001 - narrowed down below
+            _logger.warning("A batch of %s traces failed, retried step by step", len(self))
+        for step, traces in self.grouped("step_id").items():
+            try:
+                with Scenario._isolated():
+                    traces._process()
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                raise
+            except Exception as error:  # noqa: BLE001 - recorded on the traces and scenario
+                message = failure_message(error)
+                results = TraceResults(self.env.cr.now())
+                results.fail(traces, message)
+                traces._apply(results)
+                step.scenario_id._record_failure(
+                    self.env._("Step %(step)s: %(error)s", step=step.name, error=message)
+                )
 
     def _process(self):
         """Run this batch of claimed traces: a constant number of queries per step."""

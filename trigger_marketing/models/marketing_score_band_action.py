@@ -101,7 +101,7 @@ class MarketingScoreBandAction(models.Model):
                 if action.mailing_list_id:
                     partners._marketing_list_subscribe(action.mailing_list_id)
                 if action.scenario_id and action.scenario_id.state == "running":
-                    action.scenario_id.enroll(partners)
+                    action.scenario_id._react(action.scenario_id.enroll, partners)
             if action.band in down and action.remove_tags_below and action.tag_ids:
                 Partner.browse(down[action.band]).write(
                     {"category_id": [fields.Command.unlink(t.id) for t in action.tag_ids]}

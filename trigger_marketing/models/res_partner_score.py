@@ -451,7 +451,8 @@ class ResPartner(models.Model):
                 continue
             crossed = [pid for pid, (old, new) in changes.items() if old < threshold <= new]
             if crossed:
-                Scenario.browse(entry["id"]).enroll(self.sudo().browse(crossed))
+                scenario = Scenario.browse(entry["id"])
+                scenario._react(scenario.enroll, self.sudo().browse(crossed))
 
     # ------------------------------------------------------------
     # Decay

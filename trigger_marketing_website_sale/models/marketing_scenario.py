@@ -8,6 +8,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
 from odoo.addons.trigger_marketing.tools.bounds import MAX_CART_HOURS
+from odoo.addons.trigger_marketing.tools.trace_results import failure_message
 
 from .sale_order import WAKE_KEY
 
@@ -240,8 +241,9 @@ class MarketingScenario(models.Model):
                             self.env["sale.order"].browse([row[0] for row in rows])
                         )
                         self._cart_after_enrolment(participants)
-            except Exception:  # noqa: BLE001 - recorded in the log, the cron goes on
+            except Exception as error:  # noqa: BLE001 - recorded on the scenario, the cron goes on
                 _logger.exception("Abandoned carts of scenario %s could not enter", self.id)
+                self._record_failure(failure_message(error))
                 return True
             if len(rows) < batch_size:
                 self.last_entry_check = high + delay

@@ -78,7 +78,8 @@ class SaleOrder(models.Model):
                 ]
             )
         )
-        others._end("exited", "cart_ordered_elsewhere")
+        for scenario, walks in others.grouped("scenario_id").items():
+            scenario._react(walks._end, "exited", "cart_ordered_elsewhere")
 
     # ------------------------------------------------------------
     # Odoo's own abandoned-cart e-mail
