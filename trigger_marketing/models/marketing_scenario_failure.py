@@ -14,6 +14,9 @@ from ..tools.trace_results import failure_message
 
 _logger = logging.getLogger(__name__)
 
+# Errors that are not the scenario's: the request or the cron is retried (concurrency)
+# or the worker is dying (memory). They are never isolated.
+NOT_ISOLATED = (*PG_CONCURRENCY_EXCEPTIONS_TO_RETRY, MemoryError)
 # A scenario that fails this many times within FAILURE_WINDOW is paused.
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(days=1)
@@ -55,8 +58,8 @@ class MarketingScenario(models.Model):
                 return work(*args, **kwargs)
             with self._isolated():
                 return work(*args, **kwargs)
-        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
-            raise  # the request or the cron is retried as a whole
+        except NOT_ISOLATED:
+            raise
         except psycopg2.Error as error:
             if not savepoint:
                 raise  # the transaction is aborted: nothing more can be written

@@ -6,11 +6,11 @@ import psycopg2
 import psycopg2.extensions
 
 from odoo import api, models
-from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL
 
 from ..tools.company_language import in_company_language
 from ..tools.trace_results import TraceResults, failure_message
+from .marketing_scenario_failure import NOT_ISOLATED
 from .marketing_scenario_step import (
     BRANCH_TRIGGERS,
     MAIL_NEGATIVE,
@@ -151,7 +151,7 @@ class MarketingScenarioTrace(models.Model):
             with Scenario._isolated():
                 self._process()
             return
-        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+        except NOT_ISOLATED:
             raise
         except Exception:  # noqa: BLE001 - narrowed down below
             _logger.warning("A batch of %s traces failed, retried step by step", len(self))
@@ -159,7 +159,7 @@ class MarketingScenarioTrace(models.Model):
             try:
                 with Scenario._isolated():
                     traces._process()
-            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            except NOT_ISOLATED:
                 raise
             except Exception as error:  # noqa: BLE001 - recorded on the traces and scenario
                 message = failure_message(error)

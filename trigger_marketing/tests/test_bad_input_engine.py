@@ -5,7 +5,7 @@ the whole batch rolled back and the other scenario's due traces stayed blocked r
 run. Now the failure stays with the failing step: its traces fail with the error, its
 scenario records it, the rest of the batch goes on in the same run.
 
-Each input has an id ("K01"...): ``grep -ohE '"[A-Z][0-9]{2}"'`` counts them.
+Each input has an id (K01...): the README's command counts the matrix.
 """
 
 from datetime import timedelta

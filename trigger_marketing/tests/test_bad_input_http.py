@@ -2,7 +2,7 @@
 large (with or without a Content-Length), nested too deeply, or holding what the
 database refuses are answered with a clear 4xx before any write; nothing is recorded.
 
-Each input has an id ("H01"...): ``grep -ohE '"[A-Z][0-9]{2}"'`` counts them.
+Each input has an id (H01...): the README's command counts the matrix.
 """
 
 import hmac

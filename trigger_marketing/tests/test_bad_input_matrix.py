@@ -27,6 +27,12 @@ scenario stopped mid-run (between two batches)         test_r4_scenario_stopped_
 a filter that no longer evaluates (field removed)      test_r5_step_filter_broken_after_save
 =====================================================  =========================================
 
+The other classes of the matrix have files of their own, each input an id: overflowing
+numbers and overlong texts (test_bad_input_numbers.py, N.. and T..), screens (search
+fields, target changes: _screens.py, S..), a failing scenario under a user's operation
+(_realtime.py, B..), a failing step in the cron (_engine.py, K..), event bodies
+(_http.py, H..), concurrent edits (_concurrent.py, W..). README "Tests" counts them.
+
 Some of these also appear in test_constraints.py, test_trigger_settings.py,
 test_trigger_event.py and test_lifecycle.py, where the feature itself is tested; here
 each line checks what the matrix promises: the error is clear, the bad input changes

@@ -6,7 +6,7 @@ days up to 3,660, points of a step or a rule up to ±100,000, caps up to 1,000,0
 thresholds up to 1,000,000,000 (a contact's total is clamped to ±1,000,000,000), cart
 delays up to 8,784 hours, names up to 200 characters, subjects 500, filters 20,000.
 
-Each input has an id ("N01"...): ``grep -ohE '"[A-Z][0-9]{2}"'`` counts them.
+Each input has an id (N01...): the README's command counts the matrix.
 """
 
 from odoo.exceptions import ValidationError

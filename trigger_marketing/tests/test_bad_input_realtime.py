@@ -7,7 +7,7 @@ The bad data is written behind the ORM (the bounds refuse it at save time now): 
 first step 99,999,999 hours away, as saved before the bounds existed, overflows Python's
 dates when a record enters.
 
-Each input has an id ("B01"...): ``grep -ohE '"[A-Z][0-9]{2}"'`` counts them.
+Each input has an id (B01...): the README's command counts the matrix.
 """
 
 from odoo.tests import tagged

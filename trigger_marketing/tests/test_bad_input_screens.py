@@ -2,7 +2,7 @@
 with what a marketer types, and a change that would break what is saved is refused
 with a message saying why.
 
-Each input has an id ("S01"...): ``grep -ohE '"[A-Z][0-9]{2}"'`` counts them.
+Each input has an id (S01...): the README's command counts the matrix.
 """
 
 from lxml import etree
