@@ -30,6 +30,6 @@ class TestCartBadInput(CartCase):
         self.abandon(cart, NOW + 2 * HOUR)
         broken.invalidate_recordset()
         self.assertIn("date value out of range", broken.last_failure)
-        self.assertEqual(broken.failure_count, 1)
+        self.assertGreaterEqual(broken.failure_count, 1)
         self.assertFalse(self.participants(broken))
         self.assertEqual(self.participants(healthy).res_id, cart.id)
