@@ -11,6 +11,7 @@ from . import marketing_scenario_entry_time
 from . import marketing_scenario_entry_external
 from . import marketing_scenario_templates
 from . import marketing_scenario_step
+from . import marketing_scenario_step_summary
 from . import marketing_scenario_step_edit_lock
 from . import marketing_scenario_step_mail
 from . import marketing_scenario_step_actions
