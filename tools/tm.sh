@@ -6,7 +6,7 @@
 #   tools/tm.sh screenshots    set-up + demo database + PNGs of the main screens (SHOTS_DIR)
 #   tools/tm.sh test           set-up + fresh test database + pytest -m "not slow"
 #   tools/tm.sh test-slow      same, pytest -m slow (no slow test at all is not an error)
-#   tools/tm.sh bench          set-up + tools/bench.py on a fresh database (N contacts)
+#   tools/tm.sh bench          set-up + tools/bench (python -m tools.bench) on a fresh database (N contacts)
 #   tools/tm.sh wheels         build every addon's wheel (whool) into WHEELS_DIR
 #   tools/tm.sh wheels-check   build the wheels, pip-install them into a temporary folder and
 #                              install trigger_marketing from there on a fresh database
@@ -80,7 +80,7 @@ Settings (environment variables or make VAR=value):
                              not exist; dropped at the end unless KEEP_DB=1)
   BENCH_JSON=$BENCH_JSON
                              bench: where the figures are written
-  BENCH_ARGS='--profile'     bench: more options of tools/bench.py (--help)
+  BENCH_ARGS='--profile'     bench: more options of tools/bench (python -m tools.bench --help)
   WHEELS_DIR=$WHEELS_DIR
                              wheels: where the odoo-addon-* wheels are written
   POT_DB=$POT_DB     pot, lint: database the .pot files are exported from
@@ -487,8 +487,8 @@ cmd_bench() {
     [[ $CARTS == 1 ]] && args+=(--carts)
     mapfile -d '' extra < <(split_words "$BENCH_ARGS")
     cd "$REPO"
-    say "bench: N=$N (tools/bench.py ${args[*]} ${extra[*]})"
-    "$PYTHON" "$REPO/tools/bench.py" "${args[@]}" "${extra[@]}"
+    say "bench: N=$N (python -m tools.bench ${args[*]} ${extra[*]})"
+    "$PYTHON" -m tools.bench "${args[@]}" "${extra[@]}"
 }
 
 cmd_wheels() { # one odoo-addon-<addon> wheel per addon that has a pyproject.toml
