@@ -1,5 +1,6 @@
 from . import marketing_send_window_mixin
 from . import marketing_scenario
+from . import marketing_scenario_screens
 from . import marketing_scenario_stats
 from . import marketing_scenario_experiment
 from . import marketing_scenario_guardrails
