@@ -200,9 +200,11 @@ class MarketingScenario(models.Model):
     @api.constrains("domain", "goal_domain", "model_id")
     def _check_domains(self):
         for scenario in self:
-            scenario._parse_domain(scenario.domain, scenario.env._("Audience"))
+            scenario._parse_domain(scenario.domain, scenario.env._("Audience"), check_access=True)
             if scenario.goal_domain:
-                scenario._parse_domain(scenario.goal_domain, scenario.env._("Goal"))
+                scenario._parse_domain(
+                    scenario.goal_domain, scenario.env._("Goal"), check_access=True
+                )
 
     @api.constrains("window_enabled", *WINDOW_FIELDS)
     def _check_window(self):
@@ -236,9 +238,10 @@ class MarketingScenario(models.Model):
                 self.env._("Scenario %(name)s: set a score threshold above 0.", name=self.name)
             )
 
-    def _parse_domain(self, domain_text, label):
+    def _parse_domain(self, domain_text, label, check_access=False):
         """Evaluate and validate a domain of the scenario's target model.
 
+        :param check_access: at save time, also refuse fields the writer may not read
         :return: a :class:`Domain`, raising a ``ValidationError`` that names the field.
         """
         self.ensure_one()
@@ -246,6 +249,7 @@ class MarketingScenario(models.Model):
             self.model_name,
             domain_text,
             self.env._("%(label)s of scenario %(name)s", label=label, name=self.name),
+            check_access=check_access,
         )
 
     # ------------------------------------------------------------

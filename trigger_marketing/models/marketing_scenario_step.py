@@ -209,17 +209,24 @@ class MarketingScenarioStep(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _validate_domain(self, model_name, domain_text, label):
-        """Evaluate a filter text on ``model_name``; a clear ``ValidationError`` if invalid."""
-        return domains.parse_domain(self.env, model_name, domain_text, label)
+    def _validate_domain(self, model_name, domain_text, label, check_access=False):
+        """Evaluate a filter text on ``model_name``; a clear ``ValidationError`` if invalid.
 
-    def _domain(self, fname):
+        :param check_access: at save time, also refuse fields the writer may not read
+        """
+        domain = domains.parse_domain(self.env, model_name, domain_text, label)
+        if check_access:
+            domains.check_readable(self.env, model_name, domain, label)
+        return domain
+
+    def _domain(self, fname, check_access=False):
         self.ensure_one()
         label = self._fields[fname]._description_string(self.env)
         return self._validate_domain(
             self.model_name,
             self[fname],
             self.env._("%(field)s of step %(step)s", field=label, step=self.name),
+            check_access=check_access,
         )
 
     @api.constrains("parent_id", "scenario_id")
@@ -303,8 +310,8 @@ class MarketingScenarioStep(models.Model):
     @api.constrains("filter_domain", "condition_domain", "scenario_id")
     def _check_domains(self):
         for step in self:
-            step._domain("filter_domain")
-            step._domain("condition_domain")
+            step._domain("filter_domain", check_access=True)
+            step._domain("condition_domain", check_access=True)
             if step.action_type in BRANCHING_ACTIONS and not step.condition_domain:
                 raise ValidationError(
                     self.env._("Step %(step)s needs a condition.", step=step.name)

@@ -364,3 +364,51 @@ class TestMailBodyCode(TriggerMarketingCase):
             self.assertIn(
                 "Dear Ada,", self._find_sent_email_wemail(partner.email_formatted)["body"]
             )
+
+
+class TestFilterFieldAccess(TriggerEntryCase):
+    """Filters run as the superuser in the engine: a marketer may only save a filter on
+    fields they may read themselves, or the counts and walks would tell them the values
+    of fields Odoo hides from them (a field's groups, a model they cannot read)."""
+
+    # res.partner.signup_type: groups="base.group_erp_manager" (auth_signup);
+    # res.users.log: readable by Settings administrators only
+    HIDDEN_FIELD = "[('signup_type', '=', 'signup')]"
+    HIDDEN_MODEL = "[('user_ids.log_ids.create_date', '>=', '2026-01-01')]"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.marketer = new_test_user(
+            cls.env, login="tm_field_access_user", groups=MARKETING_USER, tz="UTC"
+        )
+
+    def assert_hidden_refused(self, save):
+        for text, name in ((self.HIDDEN_FIELD, "Signup Token Type"), (self.HIDDEN_MODEL, "")):
+            with self.subTest(filter=text):
+                with self.assertRaises(ValidationError) as caught:
+                    save(text)
+                self.assertIn("which you are not allowed to read", str(caught.exception))
+                self.assertIn(name, str(caught.exception))
+
+    def test_scenario_filters(self):
+        scenario = self.make_scenario().with_user(self.marketer)
+        self.assert_hidden_refused(lambda text: scenario.write({"domain": text}))
+        self.assert_hidden_refused(lambda text: scenario.write({"goal_domain": text}))
+        # readable fields (a relation included) still save
+        scenario.write({"domain": "[('user_ids.login', '!=', False), ('email', '!=', False)]"})
+
+    def test_step_filters(self):
+        scenario = self.make_scenario()
+        step = self.make_step(scenario, "wait").with_user(self.marketer)
+        self.assert_hidden_refused(lambda text: step.write({"filter_domain": text}))
+        condition = self.make_step(
+            scenario, "condition", condition_domain="[('email', '!=', False)]"
+        ).with_user(self.marketer)
+        self.assert_hidden_refused(lambda text: condition.write({"condition_domain": text}))
+
+    def test_administrator_may(self):
+        """Who may read the field may filter on it; the engine still evaluates it."""
+        scenario = self.make_scenario()
+        scenario.write({"domain": self.HIDDEN_FIELD, "goal_domain": self.HIDDEN_MODEL})
+        self.assertEqual(scenario.domain, self.HIDDEN_FIELD)

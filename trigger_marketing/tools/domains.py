@@ -32,6 +32,8 @@ from odoo.tools.safe_eval import dateutil as safe_dateutil
 from odoo.tools.safe_eval import safe_eval
 from odoo.tools.safe_eval import time as safe_time
 
+from .domain_paths import unreadable_field
+
 # Names a filter may use: plain data and pure functions (see eval_context).
 FILTER_NAMES = frozenset({"context_today", "relativedelta", "datetime", "dateutil", "time", "uid"})
 # Names a filter may call directly.
@@ -196,3 +198,19 @@ def parse_domain(env, model_name, domain_text, label):
 def domain_fields(domain):
     """Names of the fields of the model that ``domain`` reads (first part of each path)."""
     return {condition.field_expr.split(".")[0] for condition in domain.iter_conditions()}
+
+
+def check_readable(env, model_name, domain, label):
+    """Refuse, at save time, a filter that reads what its writer may not read (as the
+    writer: Odoo runs constraints as the superuser)."""
+    found = unreadable_field(env(su=False)[model_name], domain)
+    if found:
+        model, field = found
+        raise ValidationError(
+            env._(
+                "%(label)s reads %(field)s of %(model)s, which you are not allowed to read.",
+                label=label,
+                field=field._description_string(env),
+                model=model._description,
+            )
+        )
