@@ -6,6 +6,14 @@ from .marketing_score_rule import MAIL_SCORE_EVENTS
 EVENT_DATE_FIELDS = {"open_datetime", "reply_datetime", "links_click_datetime"}
 EVENT_FIELDS = {"trace_status", *EVENT_DATE_FIELDS}
 ENGAGEMENT_STATUSES = ("open", "reply", "bounce")
+MACHINE_REASONS = [
+    ("head", "HEAD request"),
+    ("agent", "Security scanner or robot"),
+    ("apple_proxy", "Apple Mail Privacy Protection"),
+    ("no_agent", "No user agent"),
+    ("delivery", "Within seconds of delivery"),
+    ("burst", "Several links clicked at once"),
+]
 
 
 class MailingTrace(models.Model):
@@ -16,7 +24,10 @@ class MailingTrace(models.Model):
     Scoring counts every mail tracked by mass_mailing, scenario mails and plain mass
     mailings alike (a click is a click): score rules restricted to scenarios count only
     the mails of those scenarios. Each event counts once per mail: the first open, the
-    first click, the first reply, the bounce. Test mails never count.
+    first click, the first reply, the bounce. Test mails never count. Opens and clicks
+    count only when a person made them (``marketing.mail.event``): mass_mailing still
+    records every open and click as before, the engine writes a person's first open and
+    click and the machines' counts beside them (``marketing_*``).
     """
 
     _inherit = "mailing.trace"
@@ -26,6 +37,22 @@ class MailingTrace(models.Model):
         string="Scenario step",
         index="btree_not_null",
         ondelete="set null",
+    )
+
+    # written by the engine (marketing.mail.event): people's opens and clicks, machines'
+    marketing_opened_at = fields.Datetime(
+        string="Opened by a person", readonly=True, help="A click opens the e-mail too."
+    )
+    marketing_clicked_at = fields.Datetime(string="Clicked by a person", readonly=True)
+    marketing_machine_opens = fields.Integer(
+        string="Machine opens",
+        readonly=True,
+        help="Opens made by machines (mail privacy proxies, security scanners): they "
+        "neither wake branches nor score.",
+    )
+    marketing_machine_clicks = fields.Integer(string="Machine clicks", readonly=True)
+    marketing_machine_reason = fields.Selection(
+        MACHINE_REASONS, string="Machine detected by", readonly=True
     )
 
     # "Was this address already sent this step?" is asked for each batch of an e-mail
@@ -48,9 +75,26 @@ class MailingTrace(models.Model):
                     vals["is_test_trace"] = is_test
         return super().create(vals_list)
 
+    def set_opened(self, domain=None):
+        """Record every open of a mail that no person has opened yet (mass_mailing writes
+        only the first): a person who opens after a privacy proxy or a scanner must
+        still wake the branch. A click records its own event (``link.tracker.click``)."""
+        if self.env.context.get("trigger_marketing_click"):
+            return super().set_opened(domain=domain)
+        traces = super(MailingTrace, self.with_context(trigger_marketing_open=True)).set_opened(
+            domain=domain
+        )
+        if not self.env["marketing.score.rule"]._has_rules(MAIL_SCORE_EVENTS):
+            traces = traces.filtered("marketing_trace_id")
+        self.env["marketing.mail.event"].sudo()._record(
+            [(trace.id, "open", True, None) for trace in traces if not trace.marketing_opened_at]
+        )
+        return traces.with_env(self.env)
+
     def write(self, vals):
         """Detect engagement events (cheaply: nothing is read unless the write may be one
-        and a scenario or a score rule cares)."""
+        and a scenario or a score rule cares). Opens and clicks of the tracking requests
+        are recorded by ``set_opened`` and ``link.tracker.click``, with the request."""
         if not (self and EVENT_FIELDS & set(vals)):
             return super().write(vals)
         if set(vals).isdisjoint(EVENT_DATE_FIELDS) and vals["trace_status"] not in (
@@ -74,15 +118,25 @@ class MailingTrace(models.Model):
         }
         res = super().write(vals)
         events = {"open": [], "reply": [], "bounce": [], "click": []}
+        context = self.env.context
         for trace in watched:
             opened, replied, status, clicked = before[trace.id]
-            if trace.open_datetime and not opened:
+            if (
+                trace.open_datetime
+                and not opened
+                and not context.get("trigger_marketing_open")
+                and not context.get("trigger_marketing_click")
+            ):
                 events["open"].append(trace)
             if trace.reply_datetime and not replied:
                 events["reply"].append(trace)
             if trace.trace_status == "bounce" and status != "bounce":
                 events["bounce"].append(trace)
-            if trace.links_click_datetime and not clicked:
+            if (
+                trace.links_click_datetime
+                and not clicked
+                and not context.get("trigger_marketing_click")
+            ):
                 events["click"].append(trace)
         # recorded only: the engine wakes the branches and scores, in its cron
         self.env["marketing.mail.event"].sudo()._record(

@@ -16,8 +16,28 @@ class MarketingScenario(models.Model):
     conversion_rate = fields.Float(compute="_compute_participant_stats")
     # e-mail results of the whole scenario (real participants only)
     sent_count = fields.Integer(string="Sent", compute="_compute_mail_stats")
-    opened_count = fields.Integer(string="Opened", compute="_compute_mail_stats")
-    clicked_count = fields.Integer(string="Clicked", compute="_compute_mail_stats")
+    opened_count = fields.Integer(
+        string="Opened",
+        compute="_compute_mail_stats",
+        help="E-mails opened by a person (a click opens too); machines' opens do not count.",
+    )
+    clicked_count = fields.Integer(
+        string="Clicked",
+        compute="_compute_mail_stats",
+        help="E-mails clicked by a person; security scanners' clicks do not count.",
+    )
+    machine_open_count = fields.Integer(
+        string="Machine opens",
+        compute="_compute_mail_stats",
+        help="Opens made by machines (mail privacy proxies, security scanners, robots): "
+        "counted apart, they neither wake branches nor score.",
+    )
+    machine_click_count = fields.Integer(
+        string="Machine clicks",
+        compute="_compute_mail_stats",
+        help="Clicks made by security scanners and robots: counted apart, they neither wake "
+        "branches nor score.",
+    )
     open_rate = fields.Float(string="Open rate", compute="_compute_mail_stats")
     click_rate = fields.Float(string="Click rate", compute="_compute_mail_stats")
     recipient_count = fields.Integer(
@@ -78,27 +98,33 @@ class MarketingScenario(models.Model):
             scenario.conversion_rate = 100.0 * scenario.converted_count / total if total else 0.0
 
     def _compute_mail_stats(self):
-        """Sent, opened and clicked e-mails and recipients of real participants: two
-        queries for all."""
+        """Sent, opened and clicked e-mails (people's), machines' opens and clicks, and
+        recipients of real participants: two queries for all."""
         stats = defaultdict(lambda: defaultdict(int))
         scenario_ids = [sid for sid in self._origin.ids if sid]
         if scenario_ids:
-            for scenario, status, count, sent, clicked in self.env[
-                "marketing.scenario.trace"
-            ]._read_group(
+            for scenario, *figures in self.env["marketing.scenario.trace"]._read_group(
                 [
                     ("scenario_id", "in", scenario_ids),
                     ("is_test", "=", False),
                     ("mail_status", "!=", False),
                 ],
-                ["scenario_id", "mail_status"],
-                ["__count", "mail_sent_at:count", "mail_clicked_at:count"],
+                ["scenario_id"],
+                [
+                    "mail_sent_at:count",
+                    "mail_opened_at:count",
+                    "mail_clicked_at:count",
+                    "mail_machine_opens:sum",
+                    "mail_machine_clicks:sum",
+                ],
             ):
                 st = stats[scenario.id]
-                st["sent"] += sent
-                st["clicked"] += clicked
-                if status in ("open", "reply"):
-                    st["opened"] += count
+                for name, value in zip(
+                    ("sent", "opened", "clicked", "machine_opens", "machine_clicks"),
+                    figures,
+                    strict=True,
+                ):
+                    st[name] += value or 0
             for scenario, recipients in self.env["marketing.scenario.trace"]._read_group(
                 [
                     ("scenario_id", "in", scenario_ids),
@@ -115,6 +141,8 @@ class MarketingScenario(models.Model):
             scenario.sent_count = st["sent"]
             scenario.opened_count = st["opened"]
             scenario.clicked_count = st["clicked"]
+            scenario.machine_open_count = st["machine_opens"]
+            scenario.machine_click_count = st["machine_clicks"]
             scenario.open_rate = 100.0 * st["opened"] / st["sent"] if st["sent"] else 0.0
             scenario.click_rate = 100.0 * st["clicked"] / st["sent"] if st["sent"] else 0.0
 

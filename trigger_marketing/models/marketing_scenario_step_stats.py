@@ -6,6 +6,9 @@ from odoo.tools import SQL
 
 from .marketing_scenario_step import BRANCH_TRIGGERS, BRANCHING_ACTIONS
 
+# the e-mail figures read per step and e-mail status (people's opens and clicks)
+MAIL_FIGURES = ("sent", "opened", "clicked", "replied", "machine_opens", "machine_clicks")
+
 
 class MarketingScenarioStep(models.Model):
     """What a step did (real participants only) and, before going live, would do."""
@@ -30,8 +33,28 @@ class MarketingScenarioStep(models.Model):
         help="Condition not met (condition and wait-until steps).",
     )
     stat_sent = fields.Integer(string="Sent", compute="_compute_statistics")
-    stat_opened = fields.Integer(string="Opened", compute="_compute_statistics")
-    stat_clicked = fields.Integer(string="Clicked", compute="_compute_statistics")
+    stat_opened = fields.Integer(
+        string="Opened",
+        compute="_compute_statistics",
+        help="E-mails opened by a person (a click opens too); machines' opens do not count.",
+    )
+    stat_clicked = fields.Integer(
+        string="Clicked",
+        compute="_compute_statistics",
+        help="E-mails clicked by a person; security scanners' clicks do not count.",
+    )
+    stat_machine_opens = fields.Integer(
+        string="Machine opens",
+        compute="_compute_statistics",
+        help="Opens made by machines (mail privacy proxies, security scanners, robots): "
+        "counted apart, they neither wake branches nor score.",
+    )
+    stat_machine_clicks = fields.Integer(
+        string="Machine clicks",
+        compute="_compute_statistics",
+        help="Clicks made by security scanners and robots: counted apart, they neither wake "
+        "branches nor score.",
+    )
     stat_replied = fields.Integer(string="Replied", compute="_compute_statistics")
     stat_bounced = fields.Integer(string="Bounced", compute="_compute_statistics")
     stat_unsubscribed = fields.Integer(
@@ -90,18 +113,23 @@ class MarketingScenarioStep(models.Model):
                     skip_reasons[step.id][reason] += count
                 elif state == "done" and step.action_type in BRANCHING_ACTIONS:
                     st["yes" if outcome else "no"] += count
-            for step, status, count, sent, clicked, replied in Trace._read_group(
+            for step, status, count, *figures in Trace._read_group(
                 [*base, ("mail_status", "!=", False)],
                 ["step_id", "mail_status"],
-                ["__count", "mail_sent_at:count", "mail_clicked_at:count", "mail_replied_at:count"],
+                [
+                    "__count",
+                    "mail_sent_at:count",
+                    "mail_opened_at:count",
+                    "mail_clicked_at:count",
+                    "mail_replied_at:count",
+                    "mail_machine_opens:sum",
+                    "mail_machine_clicks:sum",
+                ],
             ):
                 st = stats[step.id]
-                st["sent"] += sent
-                st["clicked"] += clicked
-                st["replied"] += replied
-                if status in ("open", "reply"):
-                    st["opened"] += count
-                elif status == "bounce":
+                for name, value in zip(MAIL_FIGURES, figures, strict=True):
+                    st[name] += value or 0
+                if status == "bounce":
                     st["bounced"] += count
             unsubscribed = self._unsubscribed_counts(step_ids)
         reason_labels = dict(Trace._fields["reason_code"]._description_selection(self.env))
@@ -119,6 +147,8 @@ class MarketingScenarioStep(models.Model):
             step.stat_opened = st["opened"]
             step.stat_clicked = st["clicked"]
             step.stat_replied = st["replied"]
+            step.stat_machine_opens = st["machine_opens"]
+            step.stat_machine_clicks = st["machine_clicks"]
             step.stat_bounced = st["bounced"]
             step.stat_unsubscribed = unsubscribed.get(step._origin.id, 0)
             for fname in ("opened", "clicked", "replied", "bounced", "unsubscribed"):

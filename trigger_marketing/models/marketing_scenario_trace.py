@@ -122,8 +122,29 @@ class MarketingScenarioTrace(models.Model):
         store=True,
     )
     mail_sent_at = fields.Datetime(compute="_compute_mail_tracking", store=True)
-    mail_opened_at = fields.Datetime(compute="_compute_mail_tracking", store=True)
-    mail_clicked_at = fields.Datetime(compute="_compute_mail_tracking", store=True)
+    # a person's first open and click, machines' counts: written by the engine from the
+    # queued events (marketing.mail.event), as on the mail (mailing.trace.marketing_*)
+    mail_opened_at = fields.Datetime(
+        string="Opened (person)",
+        readonly=True,
+        help="First open by a person (a click opens too); machines' opens do not count.",
+    )
+    mail_clicked_at = fields.Datetime(
+        string="Clicked (person)",
+        readonly=True,
+        help="First click by a person; security scanners' clicks do not count.",
+    )
+    mail_machine_opens = fields.Integer(
+        string="Machine opens",
+        readonly=True,
+        help="Opens made by machines: mail privacy proxies (Apple Mail), security scanners, "
+        "robots. They neither wake branches nor score.",
+    )
+    mail_machine_clicks = fields.Integer(
+        string="Machine clicks",
+        readonly=True,
+        help="Clicks made by security scanners and robots. They neither wake branches nor score.",
+    )
     mail_replied_at = fields.Datetime(compute="_compute_mail_tracking", store=True)
     mail_bounced = fields.Boolean(compute="_compute_mail_tracking", store=True)
 
@@ -143,17 +164,23 @@ class MarketingScenarioTrace(models.Model):
     @api.depends(
         "mailing_trace_ids.trace_status",
         "mailing_trace_ids.sent_datetime",
-        "mailing_trace_ids.open_datetime",
-        "mailing_trace_ids.links_click_datetime",
         "mailing_trace_ids.reply_datetime",
+        "mailing_trace_ids.marketing_opened_at",
+        "mailing_trace_ids.marketing_clicked_at",
+        "mailing_trace_ids.marketing_machine_opens",
+        "mailing_trace_ids.marketing_machine_clicks",
     )
     def _compute_mail_tracking(self):
+        mails = self.mailing_trace_ids  # read together (a slice would read one by one)
+        mails.fetch(["trace_status", "sent_datetime", "reply_datetime", "marketing_opened_at"])
         for trace in self:
             mail = trace.mailing_trace_ids[:1]
             trace.mail_status = mail.trace_status or False
             trace.mail_sent_at = mail.sent_datetime
-            trace.mail_opened_at = mail.open_datetime
-            trace.mail_clicked_at = mail.links_click_datetime
+            trace.mail_opened_at = mail.marketing_opened_at
+            trace.mail_clicked_at = mail.marketing_clicked_at
+            trace.mail_machine_opens = mail.marketing_machine_opens
+            trace.mail_machine_clicks = mail.marketing_machine_clicks
             trace.mail_replied_at = mail.reply_datetime
             trace.mail_bounced = mail.trace_status == "bounce"
 

@@ -8,6 +8,7 @@ import psycopg2.extensions
 from odoo import api, models
 from odoo.tools import SQL
 
+from ..tools import machine_events
 from ..tools.company_language import in_company_language
 from ..tools.trace_results import TraceResults, failure_message
 from .marketing_scenario_failure import NOT_ISOLATED
@@ -57,7 +58,7 @@ class MarketingScenarioTrace(models.Model):
         while True:
             self._read_committed()
             # mail events first: the branches they wake are due in this very batch
-            events = Events._process_queue(batch_size)
+            events = Events._process_queue(batch_size, hold=machine_events.BURST_SECONDS)
             batch = self._claim_due(batch_size)
             if batch:
                 batch._process_isolated()
@@ -373,8 +374,9 @@ class MarketingScenarioTrace(models.Model):
                         self.env._("Waiting for the mail to leave the queue."),
                     )
             elif (
-                (event == "open" and (mail.open_datetime or status in ("open", "reply")))
-                or (event == "click" and mail.links_click_datetime)
+                # people's only: a machine's open or click is no reason to skip
+                (event == "open" and (mail.marketing_opened_at or mail.reply_datetime))
+                or (event == "click" and mail.marketing_clicked_at)
                 or (event == "reply" and (mail.reply_datetime or status == "reply"))
             ):
                 results.skip(trace, "event_happened")

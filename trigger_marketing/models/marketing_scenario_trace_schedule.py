@@ -1,6 +1,8 @@
 from odoo import api, models, tools
 from odoo.tools import SQL
 
+from ..tools import machine_events
+
 PROCESSING_CODE = "model._cron_process()"
 
 
@@ -105,8 +107,9 @@ class MarketingScenarioTrace(models.Model):
             )
         )
         next_due = self.env.cr.fetchone()[0]
-        if self.env["marketing.mail.event"]._has_pending():
-            next_due = self.env.cr.now()
+        events_at = self.env["marketing.mail.event"]._next_at(machine_events.BURST_SECONDS)
+        if events_at and (not next_due or events_at < next_due):
+            next_due = events_at
         if next_due:
             self._wake_cron_at(next_due)
         return next_due

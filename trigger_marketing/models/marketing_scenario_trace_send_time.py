@@ -14,7 +14,8 @@ HISTORY = 50
 class MarketingScenarioTrace(models.Model):
     """Send-time optimisation: an e-mail step set to "the contact's best hour" waits for
     the hour at which the contact usually opens or clicks, in its time zone, at most
-    the step's maximum delay, inside the send window. Contacts with too little history
+    the step's maximum delay, inside the send window (people's opens and clicks only,
+    never machines'). Contacts with too little history
     take the best hour of the batch's audience. The chosen hour and why are written on
     the trace. One query per e-mail step of a batch.
     """
@@ -90,22 +91,48 @@ class MarketingScenarioTrace(models.Model):
 
     def _engagement_moments(self, partners):
         """{normalized e-mail: [moments of opens and clicks]} of these contacts, from every
-        tracked e-mail (scenarios and mass mailings), the most recent first."""
+        tracked e-mail (scenarios and mass mailings), the most recent first.
+
+        People's only: a mail whose events the engine classified gives its person's first
+        click, else first open, and nothing when only machines opened it (a privacy proxy
+        fetches on delivery, not when the contact reads). A mail never classified (a mass
+        mailing no scenario or score rule watches) gives mass_mailing's dates.
+        """
         emails = [e for e in partners.mapped("email_normalized") if e]
         if not emails:
             return {}
-        self.env["mailing.trace"].flush_model(["email", "open_datetime", "links_click_datetime"])
+        self.env["mailing.trace"].flush_model(
+            [
+                "email",
+                "open_datetime",
+                "links_click_datetime",
+                "marketing_opened_at",
+                "marketing_clicked_at",
+                "marketing_machine_opens",
+                "marketing_machine_clicks",
+            ]
+        )
         self.env.cr.execute(
             SQL(
                 """
                 SELECT e.email, m.at
                   FROM unnest(%(emails)s::varchar[]) AS e(email)
                   CROSS JOIN LATERAL (
-                      SELECT COALESCE(mt.links_click_datetime, mt.open_datetime) AS at
-                        FROM mailing_trace mt
-                       WHERE mt.email = e.email
-                         AND (mt.open_datetime IS NOT NULL OR mt.links_click_datetime IS NOT NULL)
-                       ORDER BY mt.id DESC
+                      SELECT at FROM (
+                          SELECT mt.id, CASE
+                                 WHEN mt.marketing_opened_at IS NOT NULL
+                                 THEN COALESCE(mt.marketing_clicked_at, mt.marketing_opened_at)
+                                 WHEN COALESCE(mt.marketing_machine_opens, 0)
+                                      + COALESCE(mt.marketing_machine_clicks, 0) = 0
+                                 THEN COALESCE(mt.links_click_datetime, mt.open_datetime)
+                                 END AS at
+                            FROM mailing_trace mt
+                           WHERE mt.email = e.email
+                             AND (mt.open_datetime IS NOT NULL
+                                  OR mt.links_click_datetime IS NOT NULL)
+                      ) AS h
+                       WHERE h.at IS NOT NULL
+                       ORDER BY h.id DESC
                        LIMIT %(limit)s) AS m
                 """,
                 emails=emails,

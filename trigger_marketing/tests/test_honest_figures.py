@@ -37,7 +37,7 @@ class TestHonestFigures(TriggerMarketingCase):
                 self.run_cron()
                 self.send_queue()
             self.mailing_trace(welcome, partners[0]).set_clicked()
-            self.env.invalidate_all()
+            self.handle_mail_events()  # the engine counts people's opens and clicks
             self.assertEqual(
                 (scenario.sent_count, scenario.recipient_count), (8, 4), "two e-mails each"
             )
@@ -63,8 +63,10 @@ class TestHonestFigures(TriggerMarketingCase):
                 self.run_cron()
                 self.send_queue()
             self.mailing_trace(welcome, partners[0]).set_opened()
+            self.handle_mail_events()
         with self.at(NOW):
             self.mailing_trace(welcome, partners[1]).set_clicked()
+            self.handle_mail_events()
             partners[1].is_company = True  # reaches the goal today
             self.env.invalidate_all()
             trend = welcome.stat_trend

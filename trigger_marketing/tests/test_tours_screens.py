@@ -58,6 +58,7 @@ class TestToursScreens(HttpCase):
         mails = self.env["mailing.trace"].search([("marketing_trace_id", "in", traces.ids)])
         mails.write({"trace_status": "sent", "sent_datetime": fields.Datetime.now()})
         mails[:1].set_opened()
+        self.env["marketing.mail.event"].sudo()._process_queue()  # the engine's next run
         self.assertEqual(len(mails), count)
 
     def test_honest_screens(self):
