@@ -14,6 +14,10 @@ screen, waits until the web client is idle and saves a PNG per screen:
     05_partner_marketing.png  a contact's score, timeline and score history
     06_step_trend.png         the step tree's cards with each step's last 30 days (chart)
     07_score_distribution.png contacts by score band (chart)
+    08_live_edit_preview.png  a step contacts wait for, its delay being changed: the
+                              contacts concerned and the choice, before saving (not saved)
+    09_version_compare.png    two versions of a running scenario compared (a live change
+                              is made for it through the API, then undone: two versions)
 
 Needs only the standard library, ``websocket-client`` and ``chromium``.
 """
@@ -197,6 +201,73 @@ class Chromium:
             shutil.rmtree(self.profile, ignore_errors=True)
 
 
+def live_edit_shots(odoo, browser, base, out):
+    """The live-edit preview of a step contacts wait for, and a version comparison."""
+    waiting = odoo.search_read(
+        "marketing.scenario.trace",
+        [
+            ("state", "=", "scheduled"),
+            ("is_test", "=", False),
+            ("scenario_id.state", "=", "running"),
+            ("step_id.parent_id", "!=", False),
+            ("step_id.trigger_type", "=", "after"),
+        ],
+        ["step_id", "scenario_id"],
+        order="scheduled_at desc",
+    )
+    if not waiting:
+        print("  (no step with waiting contacts: live-edit shots skipped)", file=sys.stderr)
+        return
+    step_id, scenario_id = waiting[0]["step_id"][0], waiting[0]["scenario_id"][0]
+    [step] = odoo.search_read(
+        "marketing.scenario.step", [("id", "=", step_id)], ["delay", "delay_unit"]
+    )
+    print("live edit preview")
+    step_action = "action-trigger_marketing.marketing_scenario_step_action"
+    browser.navigate(f"{base}/odoo/{step_action}/{step_id}")
+    browser.wait_for(".o_form_view div[name=delay] input")
+    browser.evaluate(
+        "(() => { const input = document.querySelector('.o_form_view div[name=delay] input');"
+        f" input.value = '{max(step['delay'] - 1, 0)}';"
+        " input.dispatchEvent(new Event('input', {bubbles: true}));"
+        " input.dispatchEvent(new Event('change', {bubbles: true})); })()"
+    )
+    browser.wait_for(".o_tm_live_preview div[name=live_timing_choice]")
+    browser.wait_idle()
+    browser.evaluate(
+        "document.querySelector('.o_tm_live_preview').scrollIntoView({block: 'center'})"
+    )
+    time.sleep(0.5)
+    browser.screenshot(os.path.join(out, "08_live_edit_preview.png"))
+    browser.click(".o_form_button_cancel")  # discarded: nothing saved
+
+    print("version comparison")
+
+    def write(delay):
+        odoo.call(
+            "/web/dataset/call_kw",
+            {
+                "model": "marketing.scenario.step",
+                "method": "write",
+                "args": [[step_id], {"delay": delay, "live_timing_choice": "keep"}],
+                "kwargs": {},
+            },
+        )
+
+    write(step["delay"] + 1)
+    [version] = odoo.search_read(
+        "marketing.scenario.version",
+        [("scenario_id", "=", scenario_id)],
+        ["id"],
+        order="number desc",
+    )
+    browser.navigate(f"{base}/odoo/marketing.scenario.version/{version['id']}")
+    browser.wait_for(".o_tm_version_comparison .o_tm_version_changes")
+    browser.wait_idle()
+    browser.screenshot(os.path.join(out, "09_version_compare.png"))
+    write(step["delay"])  # undone (a version of its own)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", required=True, help="database of the running server")
@@ -293,6 +364,8 @@ def main():
             browser.evaluate("document.querySelector('.o_notebook').scrollIntoView()")
             time.sleep(0.5)
             browser.screenshot(os.path.join(args.out, "05_partner_marketing.png"))
+
+        live_edit_shots(odoo, browser, base, args.out)
 
         print("score distribution")
         browser.navigate(

@@ -19,6 +19,8 @@
         "views/marketing_experiment_views.xml",
         "views/marketing_scenario_enroll_views.xml",
         "views/marketing_scenario_test_views.xml",
+        "views/marketing_scenario_version_views.xml",
+        "views/marketing_scenario_live_edit_views.xml",
         "views/mailing_mailing_views.xml",
         "views/res_partner_views.xml",
         "views/marketing_score_rule_views.xml",

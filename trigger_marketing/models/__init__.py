@@ -27,6 +27,9 @@ from . import marketing_scenario_trace_caps
 from . import marketing_scenario_trace_send_time
 from . import marketing_scenario_trace_report
 from . import marketing_scenario_participant
+from . import marketing_scenario_version
+from . import marketing_scenario_step_live
+from . import marketing_scenario_live
 from . import marketing_scenario_event
 from . import marketing_mail_event
 from . import marketing_score_rule

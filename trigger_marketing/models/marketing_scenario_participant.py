@@ -183,10 +183,13 @@ class MarketingScenarioParticipant(models.Model):
                 """
                 INSERT INTO marketing_scenario_participant
                     (scenario_id, company_id, model_name, res_id, partner_id, state, is_test,
-                     is_holdout, date_start, create_uid, create_date, write_uid, write_date)
+                     is_holdout, date_start, version_id,
+                     create_uid, create_date, write_uid, write_date)
                 SELECT %(scenario)s, %(company)s, %(model)s, r.res_id, r.partner_id, 'running',
-                       %(test)s, random() * 100 < %(holdout)s, %(now)s, %(uid)s, %(now)s,
-                       %(uid)s, %(now)s
+                       %(test)s, random() * 100 < %(holdout)s, %(now)s,
+                       (SELECT current_version_id FROM marketing_scenario
+                         WHERE id = %(scenario)s),
+                       %(uid)s, %(now)s, %(uid)s, %(now)s
                   FROM unnest(%(res_ids)s::int[], %(partner_ids)s::int[]) AS r(res_id, partner_id)
                  WHERE %(test)s OR %(model)s != 'res.partner' OR NOT EXISTS (
                        SELECT 1 FROM res_partner tr

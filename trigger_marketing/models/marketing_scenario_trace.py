@@ -221,10 +221,13 @@ class MarketingScenarioTrace(models.Model):
                 """
                 INSERT INTO marketing_scenario_trace
                     (participant_id, step_id, scheduled_at, parent_id, scenario_id, company_id,
-                     is_test, state, attempt_count,
+                     is_test, state, attempt_count, version_id,
                      create_uid, create_date, write_uid, write_date)
                 SELECT r.pid, r.sid, r.at, r.parent, %(scenario)s, %(company)s, %(test)s,
-                       r.state, 0, %(uid)s, %(now)s, %(uid)s, %(now)s
+                       r.state, 0,
+                       (SELECT current_version_id FROM marketing_scenario
+                         WHERE id = %(scenario)s),
+                       %(uid)s, %(now)s, %(uid)s, %(now)s
                   FROM unnest(%(pids)s::int[], %(sids)s::int[], %(dates)s::timestamp[],
                               %(parents)s::int[], %(states)s::varchar[])
                        AS r(pid, sid, at, parent, state)
