@@ -9,7 +9,7 @@ from markupsafe import Markup
 from odoo.tools import SQL
 
 from ..models.marketing_scenario_step import MAIL_NEGATIVE, MAIL_POSITIVE
-from . import experiments
+from . import engagement, experiments
 from .names import COMPANIES, FIRST_NAMES, LAST_NAMES, PLACES
 
 _logger = logging.getLogger(__name__)
@@ -60,6 +60,10 @@ class DemoPopulation:
             return False
         rng = random.Random(DEMO_SEED)
         partners = self._populate_contacts(rng)
+        now = self.env.cr.now()
+        company_tz = self.env.company.partner_id.tz or "UTC"
+        self.readers = engagement.Readers(rng, partners, company_tz)
+        engagement.seed_newsletter(self.env, self.readers, partners, now)
         records_by_model = self._populate_records(rng, partners)
         scenarios = self.env["marketing.scenario"].search(
             [
@@ -71,13 +75,13 @@ class DemoPopulation:
         own, converting = self._populate_scenarios()
         ab_test = experiments.create_ab_test(self.env, converting)
         scenarios |= own | ab_test
-        now = self.env.cr.now()
         for scenario in scenarios:
             # only the demo's own goal is simulated: the goals of the others are unknown
             goal_tag = converting if scenario in own | ab_test else None
             self._simulate(rng, scenario, records_by_model[scenario.model_name], now, goal_tag)
         # as the cron of A/B winners does every quarter of an hour
         self.env["marketing.scenario.step"]._cron_split_winners()
+        engagement.launch_now(self.env, partners, now)
         if "marketing_last_engagement" in self.env["res.partner"]._fields:
             # engagement happened at the simulated moments of the score history
             self.env.flush_all()
@@ -342,6 +346,7 @@ class DemoPopulation:
         mails.set_sent()
         queued.sudo().unlink()  # never sent anywhere: removed from the outgoing queue
         by_event = defaultdict(lambda: self.env["mailing.trace"])
+        machines = []  # privacy proxies' opens and scanners' clicks, on delivery
         for mail in mails:
             sent_at = sim_done[mail.marketing_trace_id.id]
             events = mail_events.setdefault(mail.id, {"sent": sent_at})
@@ -349,10 +354,14 @@ class DemoPopulation:
                 events["bounce"] = sent_at + timedelta(minutes=rng.randint(1, 30))
                 by_event["bounce"] |= mail
                 continue
+            url = "https://www.example.com/start"
+            for kind, at, link, agent in self.readers.machine_events(mail.email, sent_at, url):
+                machines.append((mail.id, kind, at, link, agent))
+                events["machine"] = min(events.get("machine", at), at)
             p_open = experiments.OPEN_BY_SUBJECT.get(mail.mass_mailing_id.subject, P_OPEN)
             if rng.random() >= p_open:
                 continue
-            opened = sent_at + timedelta(minutes=rng.randint(5, 60 * 48))
+            opened = self.readers.reading_moment(mail.email, sent_at)
             if opened > now:
                 continue
             events["open"] = opened
@@ -370,6 +379,7 @@ class DemoPopulation:
         by_event["open"].set_opened()
         by_event["click"].set_clicked()
         by_event["reply"].set_replied()
+        engagement.queue_events(self.env, machines)
         # the engine handles the recorded events (branches, scores), as its cron would
         while self.env["marketing.mail.event"].sudo()._process_queue(5000):
             pass
@@ -456,33 +466,39 @@ class DemoPopulation:
                 pids,
             )
         )
-        # mass_mailing's traces and their mirror on the scenario traces
+        # mass_mailing's traces (a machine's open is its first open) and their mirror on
+        # the scenario traces, people's opens and clicks at their simulated moments
         rows = [
-            (
-                mid,
-                ev.get("sent"),
-                ev.get("open"),
-                ev.get("click"),
-                ev.get("reply"),
-            )
+            (mid, *(ev.get(k) for k in ("sent", "open", "click", "reply", "machine")))
             for mid, ev in mail_events.items()
         ]
         if rows:
-            ids, sent, opened, clicked, replied = (list(col) for col in zip(*rows, strict=True))
+            ids, sent, opened, clicked, replied, machine = (
+                list(col) for col in zip(*rows, strict=True)
+            )
             cr.execute(
                 SQL(
                     """
                     UPDATE mailing_trace m
                        SET sent_datetime = v.sent, create_date = v.sent,
-                           open_datetime = CASE WHEN m.open_datetime IS NULL THEN NULL
-                                                ELSE COALESCE(v.opened, v.replied) END,
+                           trace_status = CASE WHEN m.trace_status = 'sent'
+                                               AND v.machine IS NOT NULL THEN 'open'
+                                               ELSE m.trace_status END,
+                           open_datetime = CASE WHEN m.open_datetime IS NULL
+                                                 AND v.machine IS NULL THEN NULL
+                                           ELSE LEAST(COALESCE(v.opened, v.replied), v.machine)
+                                           END,
                            links_click_datetime = CASE WHEN m.links_click_datetime IS NULL
                                                        THEN NULL ELSE v.clicked END,
                            reply_datetime = CASE WHEN m.reply_datetime IS NULL THEN NULL
-                                                 ELSE v.replied END
+                                                 ELSE v.replied END,
+                           marketing_opened_at = CASE WHEN m.marketing_opened_at IS NULL
+                                                 THEN NULL ELSE COALESCE(v.opened, v.replied) END,
+                           marketing_clicked_at = CASE WHEN m.marketing_clicked_at IS NULL
+                                                  THEN NULL ELSE v.clicked END
                       FROM unnest(%s::int[], %s::timestamp[], %s::timestamp[],
-                                  %s::timestamp[], %s::timestamp[])
-                           AS v(id, sent, opened, clicked, replied)
+                                  %s::timestamp[], %s::timestamp[], %s::timestamp[])
+                           AS v(id, sent, opened, clicked, replied, machine)
                      WHERE m.id = v.id
                     """,
                     ids,
@@ -490,14 +506,16 @@ class DemoPopulation:
                     opened,
                     clicked,
                     replied,
+                    machine,
                 )
             )
             cr.execute(
                 SQL(
                     """
                     UPDATE marketing_scenario_trace t
-                       SET mail_sent_at = m.sent_datetime, mail_opened_at = m.open_datetime,
-                           mail_clicked_at = m.links_click_datetime,
+                       SET mail_sent_at = m.sent_datetime, mail_status = m.trace_status,
+                           mail_opened_at = m.marketing_opened_at,
+                           mail_clicked_at = m.marketing_clicked_at,
                            mail_replied_at = m.reply_datetime
                       FROM mailing_trace m
                      WHERE m.marketing_trace_id = t.id AND m.id = ANY(%s)
