@@ -100,7 +100,9 @@ class MarketingMailEvent(models.Model):
         """Handle up to ``limit`` queued events, oldest first, that no other worker holds:
         tell machines' opens and clicks from people's, wake or close the branches waiting
         for people's, score them, count machines' on the mail. The rows are deleted in
-        this transaction. :return: the number of events handled.
+        this transaction; an event whose branch another transaction holds goes back to the
+        queue (``_requeue``) for a later run. :return: the number of events handled (not
+        counting those put back).
 
         :param int hold: seconds a request's click waits, so that the other clicks of a
             scanner's burst are queued beside it (the processing cron; direct calls
@@ -170,11 +172,53 @@ class MarketingMailEvent(models.Model):
         to_score["open"] += MailingTrace.browse(new_opens)
         to_score["click"] += MailingTrace.browse(new_clicks)
         Trace = self.env["marketing.scenario.trace"].sudo()
+        held = set()
         for (event, url), trace_ids in wake_groups.items():
-            Trace.browse(trace_ids)._on_mail_event(event, url=url)
+            again = Trace.browse(trace_ids)._on_mail_event(event, url=url)
+            held.update((event, url, trace_id) for trace_id in again.ids)
         if any(to_score.values()):
             MailingTrace._marketing_score_mail_events(dict(to_score))
-        return len(rows)
+        requeue = [
+            row
+            for row in rows
+            if row[1] in mail_by_id
+            and any(
+                (*key, mail_by_id[row[1]].marketing_trace_id.id) in held
+                for key in _wake_keys(row[2], row[4])
+            )
+        ]
+        self._requeue(requeue)
+        return len(rows) - len(requeue)
+
+    def _requeue(self, rows):
+        """Put ``rows`` (as the queue returned them) back as they were, for a later run:
+        their branch was held by another transaction. Scored already: not again (a
+        mail's first open and click are on the mail, replies and bounces keep
+        ``scored``)."""
+        if not rows:
+            return
+        _ids, tids, events, _scored, urls, dates, methods, agents, ips = zip(*rows, strict=True)
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO marketing_mail_event
+                    (mailing_trace_id, event, scored, url, date, method, user_agent, ip)
+                SELECT r.tid, r.event, FALSE, r.url, r.date, r.method, r.ua, r.ip
+                  FROM unnest(%(tids)s::int[], %(events)s::varchar[], %(urls)s::varchar[],
+                              %(dates)s::timestamp[], %(methods)s::varchar[],
+                              %(uas)s::varchar[], %(ips)s::varchar[])
+                       AS r(tid, event, url, date, method, ua, ip)
+                """,
+                tids=list(tids),
+                events=list(events),
+                urls=list(urls),
+                dates=list(dates),
+                methods=list(methods),
+                uas=list(agents),
+                ips=list(ips),
+            )
+        )
+        self.env["marketing.scenario.trace"]._wake_cron_at(fields.Datetime.now())
 
     @api.model
     def _count_engagement(self, engagement, reasons, replied):
@@ -253,3 +297,11 @@ class MarketingMailEvent(models.Model):
         )
         held_until, due_now = self.env.cr.fetchone()
         return self.env.cr.now() if due_now else held_until
+
+
+def _wake_keys(event, url):
+    """The (event, link) groups of ``_process_queue`` a queued event wakes branches in:
+    a click opens the mail too."""
+    if event == "click":
+        return [("open", None), ("click", url)]
+    return [(event, None)]

@@ -286,31 +286,40 @@ class MarketingScenarioTrace(models.Model):
 
         Run by the engine for the queued events (``marketing.mail.event``): it wakes the
         waiting branches (their action runs in the same run) and closes the opposite ones.
+        Only the branches the event changes are locked, skipping those another
+        transaction holds (a batch, the handling of the same mail's other event): nobody
+        waits, and the event is handled again later for those.
+
+        :return: the traces of ``self`` whose event must be handled again (a branch it
+            changes was held by another transaction)
         """
         if not self:
-            return
-        children = self.search(
-            [("parent_id", "in", self.ids), ("state", "in", PENDING_STATES)]
-        )._lock_free()
-        if not children:
-            return
+            return self
+        children = self.search([("parent_id", "in", self.ids), ("state", "in", PENDING_STATES)])
+        concerned = children.filtered(
+            lambda child: _mail_event_effect(child.step_id, event, url) is not None
+        )
+        if not concerned:
+            return self.browse()
+        concerned.flush_model()
+        # their state once locked: as the transaction that held them may have left it
+        self.env.cr.execute(
+            SQL(
+                "SELECT id, state FROM marketing_scenario_trace WHERE id = ANY(%s)"
+                " FOR UPDATE SKIP LOCKED",
+                concerned.ids,
+            )
+        )
+        state_of = dict(self.env.cr.fetchall())
+        held = concerned.filtered(lambda child: child.id not in state_of)
         now = fields.Datetime.now()
         wake = self.browse()
         close = self.browse()
-        for child in children:
-            trigger = child.step_id.trigger_type
-            if MAIL_POSITIVE.get(trigger) == event and child.state == "waiting":
-                link = child.step_id.link_url
-                if event == "click" and link and not (url or "").startswith(link):
-                    continue
+        for child in concerned - held:
+            effect = _mail_event_effect(child.step_id, event, url)
+            if effect == "wake" and state_of[child.id] == "waiting":
                 wake |= child
-            elif event == "bounce" and trigger in MAIL_NEGATIVE:
-                close |= child
-            elif (
-                MAIL_NEGATIVE.get(trigger) == event
-                or (event == "reply" and MAIL_NEGATIVE.get(trigger) == "open")
-                or (event == "click" and MAIL_NEGATIVE.get(trigger) == "open")
-            ):
+            elif effect == "close" and state_of[child.id] in PENDING_STATES:
                 close |= child
         if wake:
             wake.write({"state": "scheduled", "scheduled_at": now})
@@ -327,6 +336,7 @@ class MarketingScenarioTrace(models.Model):
             )
             self.flush_model()
             self._complete_participants(close.participant_id.ids, self.env.cr.now())
+        return held.parent_id
 
     @api.model
     def _mail_event_label(self, event):
@@ -434,3 +444,24 @@ class MarketingScenarioTrace(models.Model):
         pending._claim_now()
         self._wake_cron_at(self.env.cr.now())
         return True
+
+
+def _mail_event_effect(step, event, url=None):
+    """What ``event`` on the parent's mail does to a pending branch of ``step``: "wake"
+    (the branch waits for it: opened, clicked this link...), "close" (the opposite
+    branch, or any branch of a bounced mail), or None."""
+    trigger = step.trigger_type
+    if MAIL_POSITIVE.get(trigger) == event:
+        link = step.link_url
+        if event == "click" and link and not (url or "").startswith(link):
+            return None
+        return "wake"
+    if event == "bounce" and trigger in MAIL_NEGATIVE:
+        return "close"
+    if (
+        MAIL_NEGATIVE.get(trigger) == event
+        or (event == "reply" and MAIL_NEGATIVE.get(trigger) == "open")
+        or (event == "click" and MAIL_NEGATIVE.get(trigger) == "open")
+    ):
+        return "close"
+    return None
