@@ -7,6 +7,7 @@
 #   tools/tm.sh test           set-up + fresh test database + pytest -m "not slow"
 #   tools/tm.sh test-slow      same, pytest -m slow (no slow test at all is not an error)
 #   tools/tm.sh bench          set-up + tools/bench (python -m tools.bench) on a fresh database (N contacts)
+#   tools/tm.sh bench-latency  set-up + tools/bench/latency.py: event -> inbox on two real servers
 #   tools/tm.sh wheels         build every addon's wheel (whool) into WHEELS_DIR
 #   tools/tm.sh wheels-check   build the wheels, pip-install them into a temporary folder and
 #                              install trigger_marketing from there on a fresh database
@@ -55,7 +56,7 @@ POT_DB=${POT_DB:-tm_pot_$(printf '%s' "$REPO" | cksum | cut -d' ' -f1)}
 
 usage() {
     cat <<EOF
-usage: tools/tm.sh {setup|run|screenshots|test|test-slow|bench|wheels|wheels-check|lint|format|pot|pot-check|pg-start|check-odoo|build-deps|drop-db}
+usage: tools/tm.sh {setup|run|screenshots|test|test-slow|bench|bench-latency|wheels|wheels-check|lint|format|pot|pot-check|pg-start|check-odoo|build-deps|drop-db}
 
 Settings (environment variables or make VAR=value):
   PYTHON=$PYTHON             interpreter that has (or gets) Odoo 19 and the dev tools
@@ -80,7 +81,9 @@ Settings (environment variables or make VAR=value):
                              not exist; dropped at the end unless KEEP_DB=1)
   BENCH_JSON=$BENCH_JSON
                              bench: where the figures are written
-  BENCH_ARGS='--profile'     bench: more options of tools/bench (python -m tools.bench --help)
+  BENCH_ARGS='--profile'     bench: more options of tools/bench (python -m tools.bench --help);
+                             bench-latency: of python -m tools.bench.latency --help
+                             (e.g. '--rate 20 --duration 120 --from-db <db>')
   WHEELS_DIR=$WHEELS_DIR
                              wheels: where the odoo-addon-* wheels are written
   POT_DB=$POT_DB     pot, lint: database the .pot files are exported from
@@ -491,6 +494,17 @@ cmd_bench() {
     "$PYTHON" -m tools.bench "${args[@]}" "${extra[@]}"
 }
 
+cmd_bench_latency() { # event -> inbox latency on two prefork servers (tools/bench/latency.py)
+    setup
+    local -a args=(--addons-path "$ADDONS_PATH" --json "${BENCH_JSON%.json}-latency.json") extra=()
+    [[ -n $BENCH_DB ]] && args+=(--db "$BENCH_DB")
+    [[ $KEEP_DB == 1 ]] && args+=(--keep-db)
+    mapfile -d '' extra < <(split_words "$BENCH_ARGS")
+    cd "$REPO"
+    say "bench-latency: python -m tools.bench.latency ${args[*]} ${extra[*]}"
+    "$PYTHON" -m tools.bench.latency "${args[@]}" "${extra[@]}"
+}
+
 cmd_wheels() { # one odoo-addon-<addon> wheel per addon that has a pyproject.toml
     check_python
     ensure_requirements
@@ -690,6 +704,7 @@ main() {
     test) cmd_test fast ;;
     test-slow) cmd_test slow ;;
     bench) cmd_bench ;;
+    bench-latency) cmd_bench_latency ;;
     wheels) cmd_wheels ;;
     wheels-check) cmd_wheels_check ;;
     lint) cmd_lint ;;
