@@ -1,6 +1,6 @@
 {
     "name": "Trigger Marketing",
-    "version": "19.0.1.1.0",
+    "version": "19.0.1.2.0",
     "summary": "Scenarios that send the right e-mail to the right contact at the right moment, "
     "and a lead score that acts",
     "category": "Marketing/Marketing Automation",

@@ -37,6 +37,7 @@ from . import marketing_score_band_action
 from . import marketing_score_history
 from . import mail_blacklist
 from . import mail_mail
+from . import mail_mail_delivery
 from . import mail_mail_transactional
 from . import mail_thread
 from . import base

@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import fields, models
 
 from .marketing_scenario_trace_engine import MAIL_QUEUE_GRACE
 
@@ -30,6 +30,10 @@ class MailMail(models.Model):
         if failure_type == "mail_smtp":
             requeued = self._trigger_marketing_requeue()
         others = self - requeued
+        if not any(others.mapped("trigger_marketing_lane")):
+            # Odoo's own mails: their mailing traces belong to no scenario (only the lane
+            # sends those): nothing to mirror on scenario traces (mailing_trace.py)
+            others = others.with_context(trigger_marketing_no_scenario=True)
         if not others:
             return True
         return super(MailMail, others)._postprocess_sent_message(
@@ -61,11 +65,6 @@ class MailMail(models.Model):
                 ),
             }
         )
-        self._trigger_marketing_wake_queue(at)
+        if not self.env.context.get("trigger_marketing_lane_run"):
+            self._trigger_marketing_wake_queue(at)  # else the lane schedules its next run
         return retry
-
-    @api.model
-    def _trigger_marketing_wake_queue(self, at):
-        cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
-        if cron:
-            cron.sudo()._trigger(at)

@@ -122,9 +122,6 @@ class MailingMailing(models.Model):
             .create(self._trigger_marketing_composer_values())
         )
         composer._action_send_mail(auto_commit=False)
-        # the right moment: the mail queue sends them once this transaction is committed,
-        # not at its next hourly run
-        woken = self.env.cr.postcommit.data
-        if not woken.get("trigger_marketing.queue_woken"):
-            woken["trigger_marketing.queue_woken"] = True
-            self.env["mail.mail"]._trigger_marketing_wake_queue(fields.Datetime.now())
+        # the right moment: the delivery lane sends them once this transaction is
+        # committed (mail_mail_delivery.py)
+        self.env["mail.mail"]._trigger_marketing_wake_queue(fields.Datetime.now())

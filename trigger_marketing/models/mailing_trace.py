@@ -6,6 +6,26 @@ from .marketing_score_rule import MAIL_SCORE_EVENTS
 EVENT_DATE_FIELDS = {"open_datetime", "reply_datetime", "links_click_datetime"}
 EVENT_FIELDS = {"trace_status", *EVENT_DATE_FIELDS}
 ENGAGEMENT_STATUSES = ("open", "reply", "bounce")
+# mirrored on the scenario trace (marketing.scenario.trace._compute_mail_tracking)
+MIRRORED_FIELDS = {
+    "trace_status",
+    "sent_datetime",
+    "reply_datetime",
+    "marketing_opened_at",
+    "marketing_clicked_at",
+    "marketing_machine_opens",
+    "marketing_machine_clicks",
+}
+MIRROR_FIELD_NAMES = (
+    "mail_status",
+    "mail_sent_at",
+    "mail_opened_at",
+    "mail_clicked_at",
+    "mail_machine_opens",
+    "mail_machine_clicks",
+    "mail_replied_at",
+    "mail_bounced",
+)
 MACHINE_REASONS = [
     ("head", "HEAD request"),
     ("agent", "Security scanner or robot"),
@@ -73,7 +93,10 @@ class MailingTrace(models.Model):
                 if trace_id and not vals.get("marketing_trace_id"):
                     vals["marketing_trace_id"] = trace_id
                     vals["is_test_trace"] = is_test
-        return super().create(vals_list)
+        traces = super().create(vals_list)
+        if trace_by_res:
+            traces._trigger_marketing_mirror()
+        return traces
 
     def set_opened(self, domain=None):
         """Record every open of a mail that no person has opened yet (mass_mailing writes
@@ -93,20 +116,10 @@ class MailingTrace(models.Model):
 
     def write(self, vals):
         """Detect engagement events (cheaply: nothing is read unless the write may be one
-        and a scenario or a score rule cares). Opens and clicks of the tracking requests
-        are recorded by ``set_opened`` and ``link.tracker.click``, with the request."""
-        if not (self and EVENT_FIELDS & set(vals)):
-            return super().write(vals)
-        if set(vals).isdisjoint(EVENT_DATE_FIELDS) and vals["trace_status"] not in (
-            ENGAGEMENT_STATUSES
-        ):
-            return super().write(vals)  # sent, error, cancel...: no engagement event
-        if self.env["marketing.score.rule"]._has_rules(MAIL_SCORE_EVENTS):
-            watched = self
-        else:
-            watched = self.filtered("marketing_trace_id")
-        if not watched:
-            return super().write(vals)
+        and a scenario or a score rule cares); mirror the status on scenario traces.
+        Opens and clicks of the tracking requests are recorded by ``set_opened`` and
+        ``link.tracker.click``, with the request."""
+        watched = self._trigger_marketing_watched(vals)
         before = {
             trace.id: (
                 trace.open_datetime,
@@ -117,6 +130,12 @@ class MailingTrace(models.Model):
             for trace in watched
         }
         res = super().write(vals)
+        if MIRRORED_FIELDS & set(vals) and not self.env.context.get(
+            "trigger_marketing_no_scenario"
+        ):
+            self._trigger_marketing_mirror()
+        if not watched:
+            return res
         events = {"open": [], "reply": [], "bounce": [], "click": []}
         context = self.env.context
         for trace in watched:
@@ -143,6 +162,27 @@ class MailingTrace(models.Model):
             [(trace.id, event, True, None) for event, traces in events.items() for trace in traces]
         )
         return res
+
+    def _trigger_marketing_watched(self, vals):
+        """The traces whose write may be an engagement event someone cares about."""
+        if not (self and EVENT_FIELDS & set(vals)):
+            return self.browse()
+        if set(vals).isdisjoint(EVENT_DATE_FIELDS) and vals["trace_status"] not in (
+            ENGAGEMENT_STATUSES
+        ):
+            return self.browse()  # sent, error, cancel...: no engagement event
+        if self.env["marketing.score.rule"]._has_rules(MAIL_SCORE_EVENTS):
+            return self
+        return self.filtered("marketing_trace_id")
+
+    def _trigger_marketing_mirror(self):
+        """Recompute the status and dates of the scenario traces of these mails (one
+        read of the link, nothing for mails outside scenarios whose writer said so)."""
+        scenario_traces = self.sudo().marketing_trace_id
+        if scenario_traces:
+            Trace = scenario_traces.browse()
+            for name in MIRROR_FIELD_NAMES:
+                self.env.add_to_compute(Trace._fields[name], scenario_traces)
 
     @api.model
     def _marketing_score_mail_events(self, events):

@@ -451,9 +451,7 @@ class MarketingScenarioParticipant(models.Model):
         # with the engine's rights, as the live cron: a test proves what the live run does
         claimed = to_run._as_engine()._claim_now()
         claimed._process()
-        mail_cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
-        if mail_cron:
-            mail_cron._trigger()
+        self.env["mail.mail"]._trigger_marketing_wake_queue(fields.Datetime.now())
         return True
 
     def action_view_record(self):

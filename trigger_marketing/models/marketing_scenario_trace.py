@@ -161,15 +161,12 @@ class MarketingScenarioTrace(models.Model):
         "(participant_id) WHERE state IN ('scheduled', 'waiting')"
     )
 
-    @api.depends(
-        "mailing_trace_ids.trace_status",
-        "mailing_trace_ids.sent_datetime",
-        "mailing_trace_ids.reply_datetime",
-        "mailing_trace_ids.marketing_opened_at",
-        "mailing_trace_ids.marketing_clicked_at",
-        "mailing_trace_ids.marketing_machine_opens",
-        "mailing_trace_ids.marketing_machine_clicks",
-    )
+    # Only on the link itself: changes of the mailing traces' status and dates are
+    # mirrored by mailing.trace (``_trigger_marketing_mirror``), for the traces of a
+    # scenario only. A dependency on ``mailing_trace_ids.trace_status`` would make the
+    # ORM read ``marketing_trace_id`` of every mailing trace mass_mailing marks sent,
+    # one mail at a time in Odoo's queue.
+    @api.depends("mailing_trace_ids")
     def _compute_mail_tracking(self):
         mails = self.mailing_trace_ids  # read together (a slice would read one by one)
         mails.fetch(["trace_status", "sent_datetime", "reply_datetime", "marketing_opened_at"])

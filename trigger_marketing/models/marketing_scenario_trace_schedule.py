@@ -2,6 +2,7 @@ from odoo import api, models, tools
 from odoo.tools import SQL
 
 from ..tools import machine_events
+from .mail_mail_delivery import DELIVERY_CODE
 
 PROCESSING_CODE = "model._cron_process()"
 
@@ -13,43 +14,42 @@ class MarketingScenarioTrace(models.Model):
     _inherit = "marketing.scenario.trace"
 
     @api.model
-    @tools.ormcache()
     def _processing_cron_ids(self):
         """The processing cron and its extra lanes (see ``_set_processing_lanes``)."""
-        main_id = self.env["ir.model.data"]._xmlid_to_res_id(
-            "trigger_marketing.ir_cron_scenario_process"
-        )
-        if not main_id:
+        return self._lane_cron_ids("trigger_marketing.ir_cron_scenario_process", PROCESSING_CODE)
+
+    @api.model
+    @tools.ormcache("xmlid", "code")
+    def _lane_cron_ids(self, xmlid, code):
+        """The cron ``xmlid`` and its copies (lanes) that run the same ``code``."""
+        main = self.env.ref(xmlid, raise_if_not_found=False)
+        if not main:
             return ()
-        lanes = (
-            self.env["ir.cron"]
-            .sudo()
-            .with_context(active_test=False)
-            .search(
-                [
-                    ("model_id.model", "=", self._name),
-                    ("code", "=", PROCESSING_CODE),
-                    ("id", "!=", main_id),
-                ]
-            )
+        main = main.sudo()
+        lanes = main.with_context(active_test=False).search(
+            [("model_id", "=", main.model_id.id), ("code", "=", code), ("id", "!=", main.id)]
         )
-        return (main_id, *lanes.ids)
+        return (main.id, *lanes.ids)
 
     @api.model
     def _set_processing_lanes(self, count):
-        """Run the processing in ``count`` crons at once.
+        """Run the processing and the delivery of scenario mails in ``count`` crons each.
 
         Odoo runs one cron job in one worker at a time; extra crons with the same code
-        let several workers (or servers) share the due traces, which they claim with
-        ``FOR UPDATE SKIP LOCKED``.
+        let several workers (or servers) share the due traces and the queued mails,
+        which they claim with ``FOR UPDATE SKIP LOCKED``.
         """
         count = max(1, int(count))
-        main = self.env.ref("trigger_marketing.ir_cron_scenario_process").sudo()
-        lanes = self.env["ir.cron"].browse(self._processing_cron_ids()[1:]).sudo()
-        for index in range(len(lanes) + 2, count + 1):
-            name = self.env._("%(cron)s (lane %(index)s)", cron=main.name, index=index)
-            main.copy({"name": name, "active": main.active})
-        lanes[count - 1 :].unlink()
+        for xmlid, code in (
+            ("trigger_marketing.ir_cron_scenario_process", PROCESSING_CODE),
+            ("trigger_marketing.ir_cron_mail_delivery", DELIVERY_CODE),
+        ):
+            main = self.env.ref(xmlid).sudo()
+            lanes = self.env["ir.cron"].browse(self._lane_cron_ids(xmlid, code)[1:]).sudo()
+            for index in range(len(lanes) + 2, count + 1):
+                name = self.env._("%(cron)s (lane %(index)s)", cron=main.name, index=index)
+                main.copy({"name": name, "active": main.active})
+            lanes[count - 1 :].unlink()
         self.env["ir.config_parameter"].sudo().set_param(
             "trigger_marketing.processing_lanes", count
         )

@@ -11,6 +11,8 @@ class TestMailOutage(TriggerMarketingCase):
     """The outgoing mail server is down: scenario mails stay queued and go out when it is
     back, and "not opened" branches wait for them instead of misfiring.
 
+    Scenario mails leave through the delivery lane (mail_mail_delivery.py), which
+    handles a failed connection as Odoo's queue does, then keeps them queued.
     What Odoo does by itself (mail.mail.send): a failed connection marks the whole batch
     'exception' (failure type 'mail_smtp') and mass_mailing marks the mailing traces
     'error'; nothing retries them. The same flow against a real SMTP server on loopback
@@ -31,7 +33,7 @@ class TestMailOutage(TriggerMarketingCase):
             delay_unit="days",
         )
         self.scenario.action_start()
-        self.queue_cron = self.env.ref("mail.ir_cron_mail_scheduler_action")
+        self.queue_cron = self.env.ref("trigger_marketing.ir_cron_mail_delivery")
 
     def smtp_down(self):
         """The SMTP server refuses connections (inside mock_mail_gateway, whose SMTP mock
@@ -39,7 +41,10 @@ class TestMailOutage(TriggerMarketingCase):
         return patch("smtplib.SMTP", side_effect=ConnectionRefusedError(111, "refused"))
 
     def process_queue(self):
+        """Odoo's mail queue, then the delivery lane of scenario mails."""
         self.env["mail.mail"].sudo().process_email_queue()
+        with self.enter_registry_test_mode():
+            self.queue_cron.method_direct_trigger()
         self.env.invalidate_all()
 
     def mail_traces(self, step):
@@ -56,7 +61,7 @@ class TestMailOutage(TriggerMarketingCase):
                 self.run_cron()
                 with (
                     self.smtp_down(),
-                    self.capture_triggers("mail.ir_cron_mail_scheduler_action") as capture,
+                    self.capture_triggers("trigger_marketing.ir_cron_mail_delivery") as capture,
                 ):
                     self.process_queue()
             mails = self.mails(self.welcome)
@@ -132,13 +137,13 @@ class TestMailOutage(TriggerMarketingCase):
             self.assertEqual(mailing.mailing_trace_ids.trace_status, "error")
 
     def test_mail_queue_woken_when_scenario_mails_are_queued(self):
-        """Scenario mails leave at once, not at the next hourly run of the mail queue:
-        the queue is woken once per transaction that queued some."""
+        """Scenario mails leave at once, not at the next hourly run of the delivery
+        lane: it is woken once per transaction that queued some."""
         with self.at(NOW):
             self.scenario.enroll(self.make_partners(3))
             with (
                 self.mock_mail_gateway(),
-                self.capture_triggers("mail.ir_cron_mail_scheduler_action") as capture,
+                self.capture_triggers("trigger_marketing.ir_cron_mail_delivery") as capture,
             ):
                 self.run_cron()
             self.assertEqual(capture.records.mapped("call_at"), [NOW])

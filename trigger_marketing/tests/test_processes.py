@@ -20,7 +20,7 @@ from . import processes as P
 _logger = logging.getLogger(__name__)
 
 PROCESS = "model._cron_process()"
-MAIL_QUEUE = "model.process_email_queue(batch_size=1000)"
+DELIVERY = "model._cron_trigger_marketing_deliver()"
 BODY = (
     '<p>Hello <t t-out="object.name"/>,</p>'
     '<p>See our <a href="https://www.example.com/offer">offer</a>.</p>'
@@ -384,7 +384,7 @@ class TestProcesses(BaseCase):
             scenario.action_start()
             scenario.enroll(seed_partners(env, contacts, "smtp"))
         lanes = P.cron_ids(dbname, PROCESS)
-        [queue] = P.cron_ids(dbname, MAIL_QUEUE)
+        [queue] = P.cron_ids(dbname, DELIVERY)
         P.only_crons(dbname, [*lanes, queue])
         self.start(dbname, 1)
 
@@ -418,7 +418,7 @@ class TestProcesses(BaseCase):
                 == contacts
             ),
             120,
-            "the mail queue to fail on the closed port and keep the mails queued",
+            "the delivery lane to fail on the closed port and keep the mails queued",
             tick=lambda: P.notify(dbname),
         )
         self.assertEqual(mail_states(), {"outgoing": contacts}, "nothing failed for good")
