@@ -246,7 +246,7 @@ class MailMail(models.Model):
             return
         woken[key] = at
         crons = self.env["marketing.scenario.trace"]._lane_cron_ids(
-            "trigger_marketing.ir_cron_mail_delivery", DELIVERY_CODE
+            "trigger_marketing.ir_cron_mail_delivery", self._name, DELIVERY_CODE
         )
         for cron in self.env["ir.cron"].browse(crons).sudo():
             cron._trigger(at)

@@ -447,10 +447,29 @@ class MarketingScenario(models.Model):
     # ------------------------------------------------------------
 
     @api.model
-    def _wake_entry_cron(self, at):
-        cron = self.env.ref("trigger_marketing.ir_cron_scenario_entry", raise_if_not_found=False)
-        if cron:
-            cron.sudo()._trigger(max(at, fields.Datetime.now()))
+    def _wake_entry_cron(self, at, realtime=False):
+        """Wake the intake cron at ``at``.
+
+        :param realtime: from a user's create or write: at most one query, and a trigger
+            only for the earliest moment of the transaction, none when the cron is
+            already woken before ``at`` (its run schedules the next one itself)
+        """
+        at = max(at, fields.Datetime.now())
+        xmlid = "trigger_marketing.ir_cron_scenario_entry"
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(xmlid, raise_if_not_found=False)
+        if not cron_id:
+            return
+        if not realtime:
+            self.env["ir.cron"].browse(cron_id).sudo()._trigger(at)
+            return
+        woken = self.env.cr.postcommit.data
+        key = "trigger_marketing.entry_woken_at"
+        if woken.get(key) and woken[key] <= at:
+            return
+        woken[key] = at
+        self.env["marketing.scenario.trace"]._insert_cron_triggers(
+            [cron_id], at, unless_pending=True
+        )
 
     @api.model
     def _schedule_entry_cron(self, now):
@@ -558,4 +577,4 @@ class MarketingScenario(models.Model):
             if moment > now:
                 moments.append(moment)
         if moments:
-            self._wake_entry_cron(min(moments))
+            self._wake_entry_cron(min(moments), realtime=True)

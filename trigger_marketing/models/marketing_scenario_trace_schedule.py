@@ -16,20 +16,24 @@ class MarketingScenarioTrace(models.Model):
     @api.model
     def _processing_cron_ids(self):
         """The processing cron and its extra lanes (see ``_set_processing_lanes``)."""
-        return self._lane_cron_ids("trigger_marketing.ir_cron_scenario_process", PROCESSING_CODE)
+        return self._lane_cron_ids(
+            "trigger_marketing.ir_cron_scenario_process", self._name, PROCESSING_CODE
+        )
 
     @api.model
-    @tools.ormcache("xmlid", "code")
-    def _lane_cron_ids(self, xmlid, code):
+    @tools.ormcache("xmlid", "model", "code")
+    def _lane_cron_ids(self, xmlid, model, code):
         """The cron ``xmlid`` and its copies (lanes) that run the same ``code``."""
-        main = self.env.ref(xmlid, raise_if_not_found=False)
-        if not main:
+        main_id = self.env["ir.model.data"]._xmlid_to_res_id(xmlid, raise_if_not_found=False)
+        if not main_id:
             return ()
-        main = main.sudo()
-        lanes = main.with_context(active_test=False).search(
-            [("model_id", "=", main.model_id.id), ("code", "=", code), ("id", "!=", main.id)]
+        lanes = (
+            self.env["ir.cron"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("model_id.model", "=", model), ("code", "=", code), ("id", "!=", main_id)])
         )
-        return (main.id, *lanes.ids)
+        return (main_id, *lanes.ids)
 
     @api.model
     def _set_processing_lanes(self, count):
@@ -40,12 +44,13 @@ class MarketingScenarioTrace(models.Model):
         which they claim with ``FOR UPDATE SKIP LOCKED``.
         """
         count = max(1, int(count))
-        for xmlid, code in (
-            ("trigger_marketing.ir_cron_scenario_process", PROCESSING_CODE),
-            ("trigger_marketing.ir_cron_mail_delivery", DELIVERY_CODE),
+        for xmlid, model, code in (
+            ("trigger_marketing.ir_cron_scenario_process", self._name, PROCESSING_CODE),
+            ("trigger_marketing.ir_cron_mail_delivery", "mail.mail", DELIVERY_CODE),
         ):
             main = self.env.ref(xmlid).sudo()
-            lanes = self.env["ir.cron"].browse(self._lane_cron_ids(xmlid, code)[1:]).sudo()
+            lanes = self.env["ir.cron"].browse(self._lane_cron_ids(xmlid, model, code)[1:])
+            lanes = lanes.sudo()
             for index in range(len(lanes) + 2, count + 1):
                 name = self.env._("%(cron)s (lane %(index)s)", cron=main.name, index=index)
                 main.copy({"name": name, "active": main.active})
@@ -73,18 +78,41 @@ class MarketingScenarioTrace(models.Model):
         if not cron_ids:
             return
         woken[key] = at
+        self._insert_cron_triggers(cron_ids, at)
+
+    @api.model
+    def _insert_cron_triggers(self, cron_ids, at, unless_pending=False):
+        """``ir.cron._trigger(at)`` of ``cron_ids`` in one INSERT (hot paths).
+
+        :param unless_pending: insert nothing for a cron that already has a trigger
+            between now (excluded) and ``at``: that run schedules the next one itself
+        """
+        now = self.env.cr.now()
+        pending = SQL()
+        if unless_pending:
+            pending = SQL(
+                """
+                WHERE NOT EXISTS (SELECT 1 FROM ir_cron_trigger p
+                                   WHERE p.cron_id = c.cron_id
+                                     AND p.call_at > %(now)s AND p.call_at <= %(at)s)
+                """,
+                now=now,
+                at=at,
+            )
         self.env.cr.execute(
             SQL(
                 """
                 INSERT INTO ir_cron_trigger (cron_id, call_at, create_uid, create_date,
                                              write_uid, write_date)
-                SELECT cron_id, %(at)s, %(uid)s, %(now)s, %(uid)s, %(now)s
-                  FROM unnest(%(crons)s::int[]) AS cron_id
+                SELECT c.cron_id, %(at)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM unnest(%(crons)s::int[]) AS c(cron_id)
+                %(pending)s
                 """,
                 crons=list(cron_ids),
                 at=at,
                 uid=self.env.uid,
                 now=now,
+                pending=pending,
             )
         )
         if at <= now:

@@ -163,6 +163,10 @@ class TestTriggerDate(TriggerEntryCase):
             )
             scenario2.action_start()
             alice = self.make_partners(1)
+            # a new transaction, with no wake-up pending (else the earlier one suffices:
+            # test_creates_wake_the_cron_once)
+            self.env["ir.cron.trigger"].search([("cron_id", "=", self.entry_cron.id)]).unlink()
+            self.cr.postcommit.data.clear()
             with self.capture_triggers("trigger_marketing.ir_cron_scenario_entry") as captured:
                 alice.birthdate = date(2026, 3, 20)
             # woken when the first time zone (UTC+14) reaches 19 March 09:00
@@ -186,3 +190,43 @@ class TestTriggerDate(TriggerEntryCase):
         with self.at(T0 + timedelta(hours=3, minutes=1)), self.assertQueryCount(50):
             self.run_entry_cron()
         self.assertEqual(len(self.participants(scenario)), 18)
+
+    def test_creates_wake_the_cron_once(self):
+        """A running date scenario costs each created contact at most one query, and
+        wakes the intake cron once per transaction, for the earliest moment; none when a
+        wake-up before that moment is already pending (it used to be 2 queries and one
+        trigger per contact)."""
+        with self.at(T0):
+            birthday = self.field("res.partner", "birthdate")
+            scenario, _mail = self.make_welcome(
+                trigger="date", date_field_id=birthday.id, trigger_offset=0, trigger_hour=9.0
+            )
+            Partner = self.env["res.partner"]
+            Partner.create({"name": "Warm-up", "birthdate": date(2026, 6, 1)})
+
+            def create_one_by_one(count, name, first_day):
+                self.env.flush_all()
+                start = self.cr.sql_log_count
+                for index in range(count):
+                    day = first_day + timedelta(days=index)
+                    Partner.create({"name": f"{name} {index}", "birthdate": day})
+                self.env.flush_all()
+                return self.cr.sql_log_count - start
+
+            without = create_one_by_one(10, "Before", date(2026, 4, 1))
+            scenario.action_start()
+            with self.capture_triggers("trigger_marketing.ir_cron_scenario_entry") as captured:
+                self.cr.postcommit.data.pop("trigger_marketing.entry_woken_at", None)
+                running = create_one_by_one(10, "Running", date(2026, 5, 1))
+            self.assertLessEqual(running - without, 10, "at most one query per contact")
+            # 1 May 09:00 in the first time zone (UTC+14)
+            self.assertEqual(self.entry_wakeups(captured), [datetime(2026, 4, 30, 19, 0)])
+            self.cr.postcommit.data.clear()  # a new transaction
+            with self.capture_triggers("trigger_marketing.ir_cron_scenario_entry") as captured:
+                for index in range(5):
+                    Partner.create({"name": f"Later {index}", "birthdate": date(2026, 7, 1)})
+            self.assertFalse(captured.records, "woken earlier already: no new trigger")
+            with self.capture_triggers("trigger_marketing.ir_cron_scenario_entry") as captured:
+                for index in range(5):
+                    Partner.create({"name": f"Same {index}", "birthdate": date(2026, 4, 20)})
+            self.assertEqual(len(captured.records), 1, "once per transaction")
