@@ -6,26 +6,10 @@ from .marketing_score_rule import MAIL_SCORE_EVENTS
 EVENT_DATE_FIELDS = {"open_datetime", "reply_datetime", "links_click_datetime"}
 EVENT_FIELDS = {"trace_status", *EVENT_DATE_FIELDS}
 ENGAGEMENT_STATUSES = ("open", "reply", "bounce")
-# mirrored on the scenario trace (marketing.scenario.trace._compute_mail_tracking)
-MIRRORED_FIELDS = {
-    "trace_status",
-    "sent_datetime",
-    "reply_datetime",
-    "marketing_opened_at",
-    "marketing_clicked_at",
-    "marketing_machine_opens",
-    "marketing_machine_clicks",
-}
-MIRROR_FIELD_NAMES = (
-    "mail_status",
-    "mail_sent_at",
-    "mail_opened_at",
-    "mail_clicked_at",
-    "mail_machine_opens",
-    "mail_machine_clicks",
-    "mail_replied_at",
-    "mail_bounced",
-)
+# mirrored on the scenario trace by its computed fields (marketing.scenario.trace.
+# _compute_mail_tracking); people's and machines' opens and clicks are written there by
+# the engine
+MIRRORED_FIELDS = {"trace_status", "sent_datetime", "reply_datetime"}
 MACHINE_REASONS = [
     ("head", "HEAD request"),
     ("agent", "Security scanner or robot"),
@@ -180,9 +164,9 @@ class MailingTrace(models.Model):
         read of the link, nothing for mails outside scenarios whose writer said so)."""
         scenario_traces = self.sudo().marketing_trace_id
         if scenario_traces:
-            Trace = scenario_traces.browse()
-            for name in MIRROR_FIELD_NAMES:
-                self.env.add_to_compute(Trace._fields[name], scenario_traces)
+            for field in scenario_traces._fields.values():
+                if field.compute == "_compute_mail_tracking":
+                    self.env.add_to_compute(field, scenario_traces)
 
     @api.model
     def _marketing_score_mail_events(self, events):
