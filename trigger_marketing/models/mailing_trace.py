@@ -6,10 +6,16 @@ from .marketing_score_rule import MAIL_SCORE_EVENTS
 EVENT_DATE_FIELDS = {"open_datetime", "reply_datetime", "links_click_datetime"}
 EVENT_FIELDS = {"trace_status", *EVENT_DATE_FIELDS}
 ENGAGEMENT_STATUSES = ("open", "reply", "bounce")
-# mirrored on the scenario trace by its computed fields (marketing.scenario.trace.
-# _compute_mail_tracking); people's and machines' opens and clicks are written there by
-# the engine
-MIRRORED_FIELDS = {"trace_status", "sent_datetime", "reply_datetime"}
+# mirrored on the scenario trace (marketing.scenario.trace._compute_mail_tracking)
+MIRRORED_FIELDS = {
+    "trace_status",
+    "sent_datetime",
+    "reply_datetime",
+    "marketing_opened_at",
+    "marketing_clicked_at",
+    "marketing_machine_opens",
+    "marketing_machine_clicks",
+}
 MACHINE_REASONS = [
     ("head", "HEAD request"),
     ("agent", "Security scanner or robot"),
