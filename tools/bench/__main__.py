@@ -24,7 +24,10 @@ fresh database (created, ``trigger_marketing`` installed, dropped at the end unl
    (``action_send_mail()``, mails to the queue);
 5. the real-time overhead: extra queries of a ``res.partner`` create when a running
    scenario enters records on creation;
-6. ``--carts`` (installs website_sale and the shop bridge
+6. issue 11 (``experiments``): a split step, an e-mail step at the contact's best hour
+   (the decision), an e-mail step with frequency caps set while the engine handles queued
+   opens and clicks of machines and people, against the anchor;
+7. ``--carts`` (installs website_sale and the shop bridge
    ``trigger_marketing_website_sale``): the same carts through the bridge's ready-made
    cart scenario (intake cron + reminder e-mail) and through website_sale's own
    abandoned-cart cron.
@@ -48,6 +51,8 @@ from .anchor import run_anchor_phase
 from .carts import bench_carts
 from .common import BRIDGE, DEFAULT_N, MODULE, OPEN_RATE, PROFILE, TARGETS, Measure, rss_mb, say
 from .database import create_database, database_exists, drop_database
+from .experiments import run_experiments
+from .experiments import summary as experiments_summary
 from .realtime import realtime_overhead
 from .rounds import checks, make_due, queue_sent, run_round, simulate_opens
 from .seed import build_scenario, seed_partners
@@ -231,6 +236,10 @@ def run(args, db, n):
             env.invalidate_all()
             run_anchor_phase(env, results)
 
+        # issue 11: split and send-time steps, an e-mail step under caps with machine events
+        mailings = [steps["welcome"].mailing_id.id, steps["reminder"].mailing_id.id]
+        results["experiments"] = run_experiments(env, results, mailings)
+
         carts = None
         if args.carts:
             carts = bench_carts(env, min(n, args.carts_n))
@@ -306,6 +315,7 @@ def summarize(results):
         f" peak_rss={figures['peak_rss_mb']}MB"
         f" realtime_create=+{figures['realtime_create_extra_queries']} queries"
         f" opens={results['opens']['per_s']}/s"
+        f" {experiments_summary(results.get('experiments'))}"
         f" {carts_text}"
     )
 

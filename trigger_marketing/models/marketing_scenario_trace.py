@@ -168,8 +168,18 @@ class MarketingScenarioTrace(models.Model):
     # one mail at a time in Odoo's queue.
     @api.depends("mailing_trace_ids")
     def _compute_mail_tracking(self):
-        mails = self.mailing_trace_ids  # read together (a slice would read one by one)
-        mails.fetch(["trace_status", "sent_datetime", "reply_datetime", "marketing_opened_at"])
+        # read together: the slice below would read one mail at a time
+        self.mailing_trace_ids.fetch(
+            [
+                "trace_status",
+                "sent_datetime",
+                "reply_datetime",
+                "marketing_opened_at",
+                "marketing_clicked_at",
+                "marketing_machine_opens",
+                "marketing_machine_clicks",
+            ]
+        )
         for trace in self:
             mail = trace.mailing_trace_ids[:1]
             trace.mail_status = mail.trace_status or False

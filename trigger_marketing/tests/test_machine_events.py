@@ -329,25 +329,26 @@ class TestMachineEventsEngine(TriggerMarketingCase):
                 self.send_queue()
         mails = self.env["mailing.trace"].search([("mass_mailing_id", "=", welcome.mailing_id.id)])
         self.assertEqual(len(mails), 24)
-        # the first batch fills the caches (rules, steps); then 3 mails cost as 19 do. Of
-        # the 23, telling machines from people takes 5: lock and read the mails' counts,
-        # UPDATE the mails, read and UPDATE their scenario steps' mirror
-        for batch, budget in ((mails[:2], 100), (mails[2:5], 23), (mails[5:], 23)):
-            self.queue(batch, "Mozilla/5.0")  # Apple's proxy
-            self.queue(batch, THUNDERBIRD, after=timedelta(hours=2))
+        # the first batch fills the caches (rules, steps); then 3 mails cost as 19 do
+        # (telling machines from people: lock and read the mails' counts, UPDATE the
+        # mails, read and UPDATE their scenario steps' mirror, whatever the batch's size)
+        for batch, budget in ((mails[:2], 100), (mails[2:5], 24), (mails[5:], 24)):
+            # half of the mails opened by Apple's proxy only, half by their reader only
+            self.queue(batch[::2], "Mozilla/5.0")
+            self.queue(batch[1::2], THUNDERBIRD, after=timedelta(hours=2))
             self.queue(batch, "Mimecast-URL-Protect", "click", "https://example.com/a")
             self.queue(batch, THUNDERBIRD, "click", "https://example.com/a", timedelta(hours=3))
             self.env.invalidate_all()
             with self.at(NOW + timedelta(hours=4)), self.assertQueryCount(budget):
                 self.assertEqual(
-                    self.env["marketing.mail.event"].sudo()._process_queue(), 4 * len(batch)
+                    self.env["marketing.mail.event"].sudo()._process_queue(), 3 * len(batch)
                 )
         self.env.invalidate_all()
-        self.assertEqual(set(mails.mapped("marketing_machine_opens")), {1})
+        self.assertEqual(sum(mails.mapped("marketing_machine_opens")), 13)
         self.assertEqual(set(mails.mapped("marketing_machine_clicks")), {1})
         self.assertTrue(all(mails.mapped("marketing_clicked_at")))
         self.assertEqual(set(partners.mapped("marketing_score")), {8}, "scored once each")
-        self.assertEqual(welcome.stat_machine_opens, 24)
+        self.assertEqual(welcome.stat_machine_opens, 13)
         self.assertEqual(welcome.stat_opened, 24)
 
     def test_send_time_learns_from_people_only(self):
