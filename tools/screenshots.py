@@ -16,8 +16,10 @@ screen, waits until the web client is idle and saves a PNG per screen:
     07_score_distribution.png contacts by score band (chart)
     08_live_edit_preview.png  a step contacts wait for, its delay being changed: the
                               contacts concerned and the choice, before saving (not saved)
-    09_version_compare.png    two versions of a running scenario compared (a live change
-                              is made for it through the API, then undone: two versions)
+    09_version_compare.png    a version of a running scenario compared with the one before
+                              it (a live change is made for it through the API, then undone:
+                              two versions more; on a fresh demo database, version 2 against
+                              version 1, the one the demo's contacts walked)
 
 Needs only the standard library, ``websocket-client`` and ``chromium``.
 """

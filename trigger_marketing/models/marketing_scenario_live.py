@@ -22,6 +22,9 @@ class MarketingScenario(models.Model):
     paused_at = fields.Datetime(string="Paused on", copy=False, readonly=True)
 
     def write(self, vals):
+        if vals.get("state") == "paused" and "paused_at" not in vals:
+            # whoever pauses (a marketer, the guardrails, repeated failures)
+            vals = dict(vals, paused_at=fields.Datetime.now())
         settings = set(SCENARIO_FIELDS) & set(vals)
         live = self.filtered(lambda s: s.state in LIVE_STATES) if settings else self.browse()
         before = {s.id: s._version_settings() for s in live}
@@ -66,6 +69,11 @@ class MarketingScenario(models.Model):
                 ("trigger", "=", self.trigger),
             ]
         )
+        # the same entry: the same event, signup source or date field too
+        same = {"event": "event_name", "signup": "signup_source", "date": "date_field_id"}
+        if self.trigger in same:
+            fname = same[self.trigger]
+            others = others.filtered(lambda o: o[fname] == self[fname])
         result = []
         for other in others:
             try:
@@ -81,18 +89,17 @@ class MarketingScenario(models.Model):
     # Pause and resume: who would have entered meanwhile
     # ------------------------------------------------------------
 
-    def action_pause(self):
-        running = self.filtered(lambda s: s.state == "running")
-        res = super().action_pause()
-        running.paused_at = fields.Datetime.now()
-        return res
-
     def action_resume(self):
-        if self.env.context.get("tm_check_missed") and len(self) == 1 and self.state == "paused":
+        if (
+            self.env.context.get("tm_check_missed")
+            and len(self) == 1
+            and self.state == "paused"
+            and self.paused_at
+            and self.trigger != "manual"
+        ):
             missed = self._missed_while_paused()
-            if missed is not None:
-                wizard = self.env["marketing.scenario.live.edit"]._for_resume(self, missed)
-                return wizard._action_open()
+            wizard = self.env["marketing.scenario.live.edit"]._for_resume(self, missed)
+            return wizard._action_open()
         return super().action_resume()
 
     def _missed_while_paused(self):
@@ -100,7 +107,8 @@ class MarketingScenario(models.Model):
         to say: created (record created) or changed (starts matching) since the pause and
         matching the audience, or whose date or anniversary fell due meanwhile.
 
-        :return: a recordset of the target model, or None
+        :return: a recordset of the target model, or None when they cannot be known
+            (signups, events and score crossings are not recorded while paused)
         """
         self.ensure_one()
         if not self.paused_at or self.trigger not in REALTIME_TRIGGERS + TIME_TRIGGERS:

@@ -231,7 +231,7 @@ class MarketingScenarioStep(models.Model):
             if counts["timing"]:
                 lines.append(
                     _(
-                        "Re-timed to the new delay, %(due)s of them become due now.",
+                        "Re-timed to the new delay, %(due)s of them would be due at once.",
                         due=counts["pending_due"],
                     )
                 )
@@ -301,12 +301,17 @@ class MarketingScenarioStep(models.Model):
 
     def write(self, vals):
         choices = {f: vals.pop(f) for f in CHOICE_FIELDS if f in vals}
-        live_fields = LIVE_FIELDS & set(vals)
+        # a User changes the action through its choice (the actions without code)
+        live_fields = LIVE_FIELDS & (
+            set(vals) | ({"action_type"} if "action_choice" in vals else set())
+        )
         live = self._live() if live_fields else self.browse()
         before = {
             step.id: {f: (_norm(step, f), _plain(step, f)) for f in live_fields} for step in live
         }
-        res = super().write(vals)
+        # the inverses of computed fields (the User's action choice...) write the step
+        # again inside: one change, one version
+        res = super(MarketingScenarioStep, self.with_context(tm_live_skip=True)).write(vals)
         changed_by_step = {}
         for step in live:
             old = before[step.id]

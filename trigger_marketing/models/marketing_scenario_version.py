@@ -1,9 +1,11 @@
+import re
 from collections import defaultdict
 
 from markupsafe import Markup, escape
 
 from odoo import api, fields, models
-from odoo.tools import html2plaintext
+from odoo.fields import Domain
+from odoo.tools import format_datetime, html2plaintext
 
 # Settings of a scenario kept in each version (what decides who enters and when it ends).
 SCENARIO_FIELDS = (
@@ -67,7 +69,6 @@ class MarketingScenarioVersion(models.Model):
     _name = "marketing.scenario.version"
     _description = "Scenario Version"
     _order = "scenario_id, number desc"
-    _rec_name = "display_name"
 
     scenario_id = fields.Many2one(
         "marketing.scenario", required=True, ondelete="cascade", index=True
@@ -112,6 +113,16 @@ class MarketingScenarioVersion(models.Model):
                 number=version.number,
             )
 
+    @api.model
+    def _search_display_name(self, operator, value):
+        """ "version 3", "3": by number; other words: by scenario name."""
+        if operator in ("ilike", "=ilike", "like", "=like", "=") and isinstance(value, str):
+            digits = re.findall(r"\d+", value)
+            if digits:
+                return Domain("number", "=", int(digits[-1]))
+            return Domain("scenario_id.name", operator, value)
+        return super()._search_display_name(operator, value)
+
     @api.depends("snapshot")
     def _compute_snapshot_text(self):
         for version in self:
@@ -120,7 +131,12 @@ class MarketingScenarioVersion(models.Model):
     def _render_text(self):
         """The snapshot as text: the settings, then the step tree, indented."""
         snap = self.snapshot or {}
-        lines = [f"{key}: {value}" for key, value in (snap.get("settings") or {}).items()]
+        fields_ = self.env["marketing.scenario"]._fields
+        lines = [
+            f"{fields_[key]._description_string(self.env) if key in fields_ else key}: "
+            f"{'' if value is False else value}"
+            for key, value in (snap.get("settings") or {}).items()
+        ]
         steps = snap.get("steps") or []
         children = defaultdict(list)
         for step in steps:
@@ -213,7 +229,7 @@ class MarketingScenarioVersion(models.Model):
         old, new = (other.snapshot or {}) if other else {}, self.snapshot or {}
         labels = self.env["marketing.scenario"]._fields
         settings = [
-            (labels[key].string, (old.get("settings") or {}).get(key), value)
+            (labels[key]._description_string(self.env), (old.get("settings") or {}).get(key), value)
             for key, value in (new.get("settings") or {}).items()
             if (old.get("settings") or {}).get(key) != value and key in labels
         ]
@@ -241,19 +257,22 @@ class MarketingScenarioVersion(models.Model):
         _ = self.env._
         if not other:
             return Markup("<p>%s</p>") % _("First version: nothing to compare with.")
-        rows = Markup("").join(
-            Markup("<tr><td>%s</td><td>%s</td><td>%s</td></tr>") % (label, old, new)
-            for label, old, new in (
-                (_("Participants"), other.participant_count, self.participant_count),
-                (_("E-mails sent"), other.sent_count, self.sent_count),
-                (_("Open rate"), f"{other.open_rate:.0f} %", f"{self.open_rate:.0f} %"),
-                (_("Click rate"), f"{other.click_rate:.0f} %", f"{self.click_rate:.0f} %"),
+        figures = [
+            (_("Participants"), other.participant_count, self.participant_count),
+            (_("E-mails sent"), other.sent_count, self.sent_count),
+            (_("Open rate"), f"{other.open_rate:.0f} %", f"{self.open_rate:.0f} %"),
+            (_("Click rate"), f"{other.click_rate:.0f} %", f"{self.click_rate:.0f} %"),
+        ]
+        if self.scenario_id.goal_domain:  # no goal, no conversion figure
+            figures.append(
                 (
                     _("Conversion rate"),
                     f"{other.conversion_rate:.0f} %",
                     f"{self.conversion_rate:.0f} %",
-                ),
+                )
             )
+        rows = Markup("").join(
+            Markup("<tr><td>%s</td><td>%s</td><td>%s</td></tr>") % figure for figure in figures
         )
         header = Markup(
             "<table class='table table-sm o_tm_version_figures'><thead><tr><th/>"
@@ -279,11 +298,26 @@ class MarketingScenarioVersion(models.Model):
         changes = Markup("<ul class='o_tm_version_changes'>%s</ul>") % Markup("").join(
             Markup("<li>%s</li>") % escape(item) for item in items
         )
-        who = Markup("<p class='o_tm_version_author'>%s</p>") % _(
-            "Changed by %(author)s on %(date)s: %(change)s",
-            author=self.author_id.name or "",
-            date=fields.Datetime.to_string(self.date),
-            change=self.change or "",
+        # who changed it: each version between the two, oldest first
+        low, high = sorted((self.number, other.number))
+        between = self.search(
+            [
+                ("scenario_id", "=", self.scenario_id.id),
+                ("number", ">", low),
+                ("number", "<=", high),
+            ],
+            order="number",
+        )
+        who = Markup("").join(
+            Markup("<p class='o_tm_version_author mb-1'>%s</p>")
+            % _(
+                "Version %(number)s, changed by %(author)s on %(date)s: %(change)s",
+                number=version.number,
+                author=version.author_id.name or "",
+                date=format_datetime(self.env, version.date),
+                change=version.change or "",
+            )
+            for version in between
         )
         return header + who + changes
 

@@ -50,6 +50,12 @@ class TestAppsPage(HttpCase):
 
     def test_core_page_speaks_to_marketers(self):
         html = self.description("trigger_marketing")
-        for text in ("right moment", "lead score", "Test a scenario", "Ready-made scenarios"):
+        for text in (
+            "right moment",
+            "lead score",
+            "Test a scenario",
+            "Ready-made scenarios",
+            "running scenario safely",
+        ):
             self.assertIn(text, html)
-        self.assertEqual(len(IMG_SRC.findall(html)), 3)
+        self.assertEqual(len(IMG_SRC.findall(html)), 5)

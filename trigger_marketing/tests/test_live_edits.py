@@ -47,7 +47,7 @@ class TestLiveEdits(TriggerMarketingCase):
             self.assertTrue(form.live_timing_needed)
             self.assertFalse(form.live_new_needed)
             self.assertIn("5 contact(s) wait for this step", form.live_preview)
-            self.assertIn("3 of them become due now", form.live_preview)
+            self.assertIn("3 of them would be due at once", form.live_preview)
             with self.assertRaises(AssertionError):  # required: no silent default
                 form.save()
             form.live_timing_choice = "retime"
@@ -72,7 +72,7 @@ class TestLiveEdits(TriggerMarketingCase):
         with self.at(NOW + timedelta(hours=3)):
             form = self.step_form(self.later)
             form.delay_unit = "hours"
-            self.assertIn("2 of them become due now", form.live_preview)
+            self.assertIn("2 of them would be due at once", form.live_preview)
             form.live_timing_choice = "keep"
             form.save()
         for partner in partners:
@@ -184,6 +184,41 @@ class TestLiveEdits(TriggerMarketingCase):
         with self.at(NOW + 3 * DAY):
             self.run_cron()
         self.assertEqual(partners.mapped("marketing_score"), [7, 7])
+
+    def test_action_changed_by_a_user_cancels_once(self):
+        """A User changes the action through the actions without code: one change, one
+        version, and the choice applied."""
+        self.walk(2, NOW)
+        versions = len(self.scenario.version_ids)
+        form = self.step_form(self.later)
+        form.action_choice = "wait"
+        self.assertIn("Changed for them: Action.", form.live_preview)
+        form.live_pending_choice = "cancel"
+        form.save()
+        self.assertEqual(self.later.action_type, "wait")
+        self.assertEqual(set(self.traces(self.later).mapped("state")), {"canceled"})
+        self.assertEqual(len(self.scenario.version_ids), versions + 1)
+
+    def test_mail_content_change(self):
+        """The e-mail contacts wait for is rewritten: they receive the new one."""
+        reminder = self.make_step(self.scenario, "mail", self.first, delay=1, name="Reminder")
+        partners = self.walk(2, NOW)
+        form = self.step_form(reminder)
+        form.mail_subject = "A better subject"
+        self.assertIn("2 contact(s) wait for this step", form.live_preview)
+        self.assertIn("Changed for them: Subject", form.live_preview)
+        form.live_pending_choice = "apply"
+        form.save()
+        with self.at(NOW + 2 * DAY), self.mock_mail_gateway():
+            self.run_cron()
+        for partner in partners:
+            self.assertEqual(
+                self.mailing_trace(reminder, partner).mass_mailing_id.subject, "A better subject"
+            )
+            self.assertEqual(self.trace_of(reminder, partner).state, "done")
+        self.assertIn(
+            "Subject: Reminder → A better subject", self.scenario.current_version_id.change
+        )
 
     def test_trigger_change_follows_outcome(self):
         """A 'no' branch turned into a 'yes' branch: the walkers whose condition said no
@@ -369,6 +404,23 @@ class TestLiveLifecycle(TriggerMarketingCase):
             wizard.with_user(self.user_marketing).action_apply()
         self.assertEqual(self.scenario.state, "running")
         self.assertEqual(len(self.scenario.participant_ids), 3)
+
+    def test_resume_event_trigger_says_what_was_lost(self):
+        scenario = self.make_scenario(name="Events", trigger="event", event_name="visited")
+        self.make_step(scenario, "wait", name="Wait")
+        scenario.action_start()
+        scenario.action_pause()
+        action = scenario.with_context(tm_check_missed=True).action_resume()
+        wizard = self.env["marketing.scenario.live.edit"].browse(action["res_id"])
+        self.assertIn("was not recorded", wizard.message)
+        self.assertFalse(wizard.missed_count)
+        wizard.action_apply()
+        self.assertEqual(scenario.state, "running")
+
+    def test_paused_by_the_guardrails_records_when(self):
+        with self.at(NOW + timedelta(hours=5)):
+            self.scenario.write({"state": "paused"})  # as the guardrails and failures do
+        self.assertEqual(self.scenario.paused_at, NOW + timedelta(hours=5))
 
     def test_resume_leaves_them_out(self):
         self.pause_and_create(2)

@@ -67,17 +67,23 @@ class TestVersions(TriggerMarketingCase):
         self.assertEqual((first.participant_count, first.sent_count), (4, 4))
         self.assertEqual(first.open_rate, 25.0)
         self.assertEqual((third.participant_count, third.open_rate), (2, 100.0))
-        # compared with the version before it by default; any other can be chosen
+        # on screen, compared with the version before it
         self.assertEqual(third.compare_version_id, second)
-        form = Form(third)
-        form.compare_version_id = first
-        html = form.comparison_html
+        self.assertIn("Version 2", third.comparison_html)
+        html = third._comparison_html(first)  # any two versions
         self.assertIn("25 %", html)
         self.assertIn("100 %", html)
         self.assertIn("Step added: Then wait", html)
         self.assertIn("Step Welcome, Subject: Welcome → Welcome, friend", html)
-        self.assertIn("Changed by", html)
+        self.assertIn("Version 2, changed by Maria Marketer", html)
+        self.assertIn("Version 3, changed by", html)
+        self.assertNotIn("Conversion rate", html)  # no goal, no conversion figure
         self.assertIn("First version", first.comparison_html)
+        # the "Compared with" field finds a version by its number
+        Version = self.env["marketing.scenario.version"].with_user(self.user_marketing)
+        found = Version.name_search("version 1", [("scenario_id", "=", self.scenario.id)])
+        self.assertEqual([v[0] for v in found], [first.id])
+        self.assertEqual(found[0][1], "Versioned, version 1")
 
     def test_settings_change_and_draft(self):
         self.scenario.domain = "[('email', '!=', False)]"  # draft: no version

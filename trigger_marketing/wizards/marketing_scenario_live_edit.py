@@ -2,6 +2,7 @@ from markupsafe import Markup
 
 from odoo import fields, models
 from odoo.exceptions import UserError
+from odoo.tools import format_datetime
 
 
 class MarketingScenarioLiveEdit(models.TransientModel):
@@ -89,7 +90,21 @@ class MarketingScenarioLiveEdit(models.TransientModel):
         )
 
     def _for_resume(self, scenario, missed):
+        """:param missed: the records missed while paused, or None if not known"""
         _ = self.env._
+        if missed is None:
+            trigger = dict(scenario._fields["trigger"]._description_selection(self.env))[
+                scenario.trigger
+            ]
+            message = _(
+                "Paused since %(date)s. What happened meanwhile (%(trigger)s) was not recorded: "
+                "those records cannot enter now; they enter again from now on.",
+                date=format_datetime(self.env, scenario.paused_at),
+                trigger=trigger,
+            )
+            return self.create(
+                {"operation": "resume", "scenario_id": scenario.id, "message": _lines([message])}
+            )
         if scenario.trigger in ("date", "anniversary"):
             what = _("their date or anniversary fell due while the scenario was paused")
         elif scenario.trigger == "create":
@@ -99,7 +114,7 @@ class MarketingScenarioLiveEdit(models.TransientModel):
         message = _(
             "%(count)s record(s) would have entered since %(date)s: %(what)s.",
             count=len(missed),
-            date=fields.Datetime.to_string(scenario.paused_at),
+            date=format_datetime(self.env, scenario.paused_at),
             what=what,
         )
         return self.create(

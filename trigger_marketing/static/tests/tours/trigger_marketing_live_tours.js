@@ -24,7 +24,7 @@ registry.category("web_tour.tours").add("trigger_marketing_live_edit_tour", {
             trigger: ".o_tm_live_preview p:contains(5 contact):contains(wait for this step)",
         },
         {
-            trigger: ".o_tm_live_preview:contains(3 of them become due now)",
+            trigger: ".o_tm_live_preview:contains(3 of them would be due at once)",
         },
         {
             content: "A choice is asked",
@@ -74,7 +74,7 @@ registry.category("web_tour.tours").add("trigger_marketing_version_compare_tour"
         },
         {
             content: "Who changed it",
-            trigger: ".o_tm_version_comparison .o_tm_version_author:contains(Changed by Maria Marketer)",
+            trigger: ".o_tm_version_comparison .o_tm_version_author:contains(Version 2, changed by Maria Marketer)",
         },
     ],
 });
