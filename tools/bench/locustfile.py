@@ -111,7 +111,7 @@ class EventUser(BenchUser):
         ) as response:
             ok = response.status_code == 200 and b'"enrolled": true' in (response.content or b"")
             if not ok:
-                response.failure(f"{response.status_code} {response.text[:200]}")
+                response.failure(f"{response.status_code} {(response.text or '')[:200]}")
         write(
             dict(kind="signup", email=email, t=t, ok=ok, status=response.status_code)
             | {"host": self.host_url}
@@ -161,7 +161,7 @@ class EventUser(BenchUser):
                 response.content or b""
             )
             if not record["ok"]:
-                response.failure(f"{response.status_code} {response.text[:200]}")
+                response.failure(f"{response.status_code} {(response.text or '')[:200]}")
         write(record)
 
 
