@@ -282,10 +282,10 @@ class MarketingScenarioStep(models.Model):
         steps = super().create(vals_list)
         above = self.browse(self.env.context.get("tm_insert_above") or []).exists()
         live = steps._live()
-        if above and live[:1].scenario_id == above.scenario_id:
-            # "insert above": the existing step moves under the first new one
+        if above and steps[:1].scenario_id == above.scenario_id:
+            # "insert above" (any state): the existing step moves under the first new one
             above.with_context(tm_live_skip=True).write(
-                {"parent_id": live[0].id, **above._live_trigger_under(live[0])}
+                {"parent_id": steps[0].id, **above._live_trigger_under(steps[0])}
             )
         # the version first: the traces planned by the choices record it
         versions = self._live_open_versions(live.scenario_id)

@@ -87,6 +87,18 @@ class TestLiveEdits(TriggerMarketingCase):
         self.assertFalse(form.live_preview)
         form.save()
         self.assertFalse(draft.version_ids)
+        # inserting a step above works in a draft too
+        action = step.action_insert_above()
+        form = Form(
+            self.env["marketing.scenario.step"]
+            .with_user(self.user_marketing)
+            .with_context(**action["context"])
+        )
+        form.name = "Above"
+        form.action_choice = "wait"
+        above = form.save()
+        self.assertEqual(step.parent_id, above)
+        self.assertFalse(above.parent_id)
 
     def test_step_added_under_done_step(self):
         """ "This step was already done for 4 contacts still in the scenario: run it for
