@@ -405,17 +405,6 @@ class MarketingScenario(models.Model):
         self.flush_recordset(["current_version_id"])
         return versions
 
-    def action_view_versions(self):
-        self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Versions of %s", self.name),
-            "res_model": "marketing.scenario.version",
-            "views": [[False, "list"], [False, "form"]],
-            "domain": [("scenario_id", "=", self.id)],
-            "context": {"create": False},
-        }
-
 
 class MarketingScenarioParticipant(models.Model):
     _inherit = "marketing.scenario.participant"
