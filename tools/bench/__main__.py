@@ -31,6 +31,10 @@ fresh database (created, ``trigger_marketing`` installed, dropped at the end unl
    ``trigger_marketing_website_sale``): the same carts through the bridge's ready-made
    cart scenario (intake cron + reminder e-mail) and through website_sale's own
    abandoned-cart cron.
+7. delivery (``--delivery-n``, default 1,000 mails; 0 skips it): the same e-mail to the
+   same contacts delivered to a real SMTP server on loopback (``smtp_sink.py``, its own
+   process), by the delivery lane of scenario mails and by Odoo's own mail queue, in
+   this run: delivered mails/s of each and their ratio (``delivery.py``).
 
 Rounds are homogeneous (only e-mail steps, or only other steps), so that the rate of each
 kind is the number of traces it handled over its wall-clock time, commits included.
@@ -51,6 +55,7 @@ from .anchor import run_anchor_phase
 from .carts import bench_carts
 from .common import BRIDGE, DEFAULT_N, MODULE, OPEN_RATE, PROFILE, TARGETS, Measure, rss_mb, say
 from .database import create_database, database_exists, drop_database
+from .delivery import bench_delivery
 from .experiments import run_experiments
 from .experiments import summary as experiments_summary
 from .realtime import realtime_overhead
@@ -84,6 +89,12 @@ def main(argv=None):
         type=int,
         default=5000,
         help="number of carts (at most N; website_sale mails them one by one)",
+    )
+    parser.add_argument(
+        "--delivery-n",
+        type=int,
+        default=int(os.environ.get("DELIVERY_N") or 1000),
+        help="mails delivered to the SMTP sink by the lane and by Odoo's queue (0: skip)",
     )
     args = parser.parse_args(argv)
     n = args.n
@@ -245,6 +256,11 @@ def run(args, db, n):
             carts = bench_carts(env, min(n, args.carts_n))
         results["carts"] = carts
 
+        results["delivery"] = None
+        if args.delivery_n:
+            env.invalidate_all()
+            results["delivery"] = bench_delivery(env, min(n, args.delivery_n))
+
     without, with_scenario = realtime_overhead(registry, env_factory)
     results["realtime_create"] = {
         "queries_without": without,
@@ -302,6 +318,15 @@ def summarize(results):
             f" website_sale={carts['website_sale_per_s']}/s"
             f" ours/website_sale={carts['ours_vs_website_sale']}x"
         )
+    delivery = results.get("delivery")
+    if delivery is None:
+        delivery_text = "delivery: skipped"
+    else:
+        delivery_text = (
+            f"delivery: {delivery['mails']} mails lane={delivery['lane']['per_s']}/s"
+            f" odoo_queue={delivery['odoo_queue']['per_s']}/s"
+            f" lane/odoo={delivery['lane_vs_odoo']}x"
+        )
     results["line"] = (
         f"bench: N={results['n']} cpus={results['machine']['cpus']}"
         f" enroll={figures['enroll_per_s']}/s"
@@ -317,6 +342,7 @@ def summarize(results):
         f" opens={results['opens']['per_s']}/s"
         f" {experiments_summary(results.get('experiments'))}"
         f" {carts_text}"
+        f" {delivery_text}"
     )
 
 

@@ -5,15 +5,14 @@ from collections import defaultdict
 from odoo import api, fields, models, tools
 from odoo.tools import SQL
 
+from ..tools.smtp_sender import SESSION_ERRORS, SmtpSender
+
 _logger = logging.getLogger(__name__)
 
 DELIVERY_CODE = "model._cron_trigger_marketing_deliver()"
 # Key space of the advisory locks that tell a live delivery batch from a dead one
 # (PostgreSQL's two-key form; its own space, apart from single bigint keys).
 LOCK_SPACE = 0x544D  # "TM"
-# The connection failures after which a mail has not been accepted by the SMTP server
-# (no 250 reply to the end of its DATA): tried again, as after a failed connection.
-RETRYABLE = (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError)
 
 
 class MailMail(models.Model):
@@ -285,9 +284,11 @@ class MailMail(models.Model):
         self._trigger_marketing_postprocess(sent, failed, retry)
 
     def _trigger_marketing_send(self, smtp, server_id, alias_domain_id, sent, failed):
-        """Send each mail of ``self`` through ``smtp`` as ``mail.mail._send`` does;
-        fill ``sent`` and ``failed``; return the mails not accepted because the
-        connection was lost (to be tried again)."""
+        """Send each mail of ``self`` through ``smtp`` as ``mail.mail._send`` does,
+        the SMTP dialogue in a thread of its own (``tools/smtp_sender.py``): the next
+        message is built while the server answers. Fill ``sent`` and ``failed``; return
+        the mails the server did not accept because the connection was lost (to be
+        tried again)."""
         IrMailServer = self.env["ir.mail_server"]
         if alias_domain_id:
             alias_domain = self.env["mail.alias.domain"].sudo().browse(alias_domain_id)
@@ -298,40 +299,62 @@ class MailMail(models.Model):
         mail_server = IrMailServer.browse(server_id)
         with_unfollow = self.filtered(lambda m: m.body_html and "/mail/unfollow" in m.body_html)
         doc_to_followers = self.env["mail.followers"]._get_mail_doc_to_followers(with_unfollow.ids)
-        for index, mail in enumerate(self):
-            try:
-                accepted = mail._trigger_marketing_send_one(
-                    smtp, IrMailServer, alias_domain_id, mail_server, doc_to_followers
-                )
-            except RETRYABLE as exc:
-                # no 250 for this one: not accepted, like the ones not tried yet
-                self[index:].write({"failure_reason": tools.exception_to_unicode(exc)})
-                return self[index:]
-            except Exception as exc:  # noqa: BLE001 - one bad mail fails alone, as in Odoo
-                failure_type, reason = mail._trigger_marketing_failure(exc)
-                _logger.info("Scenario mail %s failed: %s", mail.id, reason)
+        # (partner ids, e-mails, invalid recipients) of the mails handed to the sender
+        handed = {}
+        with SmtpSender(smtp) as sender:
+            for mail in self:
+                if sender.broken is not None:
+                    break
+                try:
+                    envelopes, handed[mail] = mail._trigger_marketing_envelopes(
+                        smtp, IrMailServer, alias_domain_id, mail_server, doc_to_followers
+                    )
+                except Exception as exc:  # noqa: BLE001 - one bad mail fails alone, as in Odoo
+                    failure_type, reason = mail._trigger_marketing_failure(exc)
+                    _logger.info("Scenario mail %s failed: %s", mail.id, reason)
+                    failed[failure_type, reason] |= mail
+                    continue
+                if envelopes and smtp is not None and not IrMailServer._disable_send():
+                    sender.put(mail, envelopes)
+                else:  # test mode: send_email does not send either
+                    sender.results[mail] = (len(envelopes), None)
+        retry = self.browse()
+        for mail, (pids, emails, invalid) in handed.items():
+            accepted, error = sender.results.get(mail, (0, None))
+            if isinstance(error, SESSION_ERRORS) and not accepted:
+                # no 250 for it: not accepted, like the ones never handed over
+                retry |= mail
+            elif error is not None and not accepted:
+                failure_type, reason = mail._trigger_marketing_failure(error)
+                _logger.info("Scenario mail %s refused: %s", mail.id, reason)
                 failed[failure_type, reason] |= mail
-                continue
-            pids, emails, invalid = accepted
-            if pids or emails:
+            elif accepted:
                 sent[mail] = (pids, emails)
             elif invalid:
                 failed["mail_email_invalid", invalid] |= mail
             else:
                 failed["mail_email_missing", IrMailServer.NO_VALID_RECIPIENT] |= mail
-        return self.browse()
+        refused = {mail for mails in failed.values() for mail in mails}
+        retry |= self.filtered(lambda m: m not in handed and m not in refused)
+        if retry and sender.broken is not None:
+            retry.write({"failure_reason": tools.exception_to_unicode(sender.broken)})
+        return retry
 
-    def _trigger_marketing_send_one(
+    def _trigger_marketing_envelopes(
         self, smtp, IrMailServer, alias_domain_id, mail_server, doc_to_followers
     ):
-        """Build and send one mail with Odoo's own message building (tracking,
-        unsubscribe headers, bounce address...). Return the partner ids and e-mails
-        the SMTP server accepted, and the reason of invalid recipients if any."""
-        pids, emails, invalid = [], [], False
+        """Build the messages of one mail with Odoo's own message building (tracking,
+        unsubscribe headers, bounce address, the outgoing server's from filter...), up
+        to what ``ir.mail_server.send_email`` does before talking SMTP.
+
+        :return: ``[(smtp_from, smtp_to_list, message)]`` and (partner ids, e-mails)
+            of those messages, and the reason of the invalid recipients if any
+        """
+        envelopes, pids, emails, invalid = [], [], [], False
         if not (
             (self.email_to or "").strip() or self.recipient_ids or (self.email_cc or "").strip()
         ):
-            return pids, emails, invalid
+            return envelopes, (pids, emails, invalid)
         emails_from = tools.mail.email_split_and_format_normalize(self.email_from)
         email_from = emails_from[0] if emails_from else self.email_from
         for email in self._prepare_outgoing_list(
@@ -359,7 +382,7 @@ class MailMail(models.Model):
             )
             partner = email.pop("partner_id", None)
             try:
-                Server.send_email(msg, mail_server_id=self.mail_server_id.id, smtp_session=smtp)
+                envelopes.append(Server._prepare_email_message__(msg, smtp))
             except AssertionError as error:
                 if str(error) != IrMailServer.NO_VALID_RECIPIENT:
                     raise
@@ -369,7 +392,7 @@ class MailMail(models.Model):
                 pids.append(partner.id)
             else:
                 emails.extend(email["email_to"] or [])
-        return pids, emails, invalid
+        return envelopes, (pids, emails, invalid)
 
     def _trigger_marketing_failure(self, exc):
         """(failure type, reason) of a mail that failed with ``exc``, as Odoo's queue."""
