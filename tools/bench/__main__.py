@@ -31,7 +31,7 @@ fresh database (created, ``trigger_marketing`` installed, dropped at the end unl
    ``trigger_marketing_website_sale``): the same carts through the bridge's ready-made
    cart scenario (intake cron + reminder e-mail) and through website_sale's own
    abandoned-cart cron.
-8. delivery (``--delivery-n``, default 1,000 mails; 0 skips it): the same e-mail to the
+8. delivery (``--delivery-n``, default 600 mails; 0 skips it): the same e-mail to the
    same contacts delivered to a real SMTP server on loopback (``smtp_sink.py``, its own
    process), by the delivery lane of scenario mails and by Odoo's own mail queue, in
    this run: delivered mails/s of each and their ratio (``delivery.py``).
@@ -93,7 +93,7 @@ def main(argv=None):
     parser.add_argument(
         "--delivery-n",
         type=int,
-        default=int(os.environ.get("DELIVERY_N") or 1000),
+        default=int(os.environ.get("DELIVERY_N") or 600),
         help="mails delivered to the SMTP sink by the lane and by Odoo's queue (0: skip)",
     )
     args = parser.parse_args(argv)
