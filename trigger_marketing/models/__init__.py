@@ -29,6 +29,7 @@ from . import marketing_scenario_trace_report
 from . import marketing_scenario_participant
 from . import marketing_scenario_version
 from . import marketing_scenario_step_live
+from . import marketing_scenario_step_live_preview
 from . import marketing_scenario_live
 from . import marketing_scenario_event
 from . import marketing_mail_event
