@@ -2,10 +2,14 @@
 anchor: a split step (2 branches), an e-mail step at the contact's best hour (the
 decision: each contact's own hour or the audience's, the trace postponed to it), and an
 e-mail step sent with frequency caps set and a queue of opens and clicks to tell apart
-(machines and people) that the engine handles in the same run, compared with the plain
-mass mailing of the same e-mail (the anchor).
+(machines and people) that the engine handles in the same run.
 
-Each phase is its own scenario started for the N contacts (``scenario.enroll``, not
+That last one is compared, per e-mail, with the same e-mail step without caps nor
+queued events run just before it on the other half of the contacts (same tables, same
+moment: what caps and machine detection cost), and with the plain mass mailing of the
+same e-mail (the anchor, run on clean tables).
+
+Each phase is its own scenario started for its contacts (``scenario.enroll``, not
 timed), then the processing cron is run in this process until nothing is due.
 """
 
@@ -44,8 +48,11 @@ def _scenario(env, name, steps):
     return scenario, created
 
 
-def _enroll(env, scenario):
+def _enroll(env, scenario, half=None):
+    """Enrol the bench contacts, or one ``half`` of them (0: even ids, 1: odd ids)."""
     partners = env["res.partner"].search([("email", "=like", "bench.contact%@example.com")])
+    if half is not None:
+        partners = partners.filtered(lambda p: p.id % 2 == half)
     scenario.enroll(partners)
     env.cr.commit()
     env.invalidate_all()
@@ -133,9 +140,10 @@ def bench_send_time(env):
     return _run(env, "send-time step (decision)", TIMED_OF_STEP, [steps["Offer"].id])
 
 
-def queue_engagement(env, mailing_ids):
-    """Queue, for the bench's earlier e-mails, Apple proxy opens, scanner clicks and
-    people's opens, as the tracking requests record them. :return: how many."""
+def queue_engagement(env, mailing_ids, half):
+    """Queue, for the bench's earlier e-mails to one ``half`` of the contacts, Apple
+    proxy opens, scanner clicks and people's opens, as the tracking requests record
+    them. :return: how many."""
     env.cr.execute(
         """
         INSERT INTO marketing_mail_event
@@ -150,13 +158,14 @@ def queue_engagement(env, mailing_ids):
               ('open', NULL, 'Mozilla/5.0 (X11; Linux x86_64) Thunderbird/128.0',
                mt.id %% 100 BETWEEN 40 AND 39 + %(people)s)
           ) AS e(kind, url, agent, chosen)
-         WHERE mt.mass_mailing_id = ANY(%(mailings)s) AND e.chosen
+         WHERE mt.mass_mailing_id = ANY(%(mailings)s) AND e.chosen AND mt.res_id %% 2 = %(half)s
         """,
         {
             "apple": round(MACHINE_OPEN_RATE * 100),
             "scanner": round(SCANNER_CLICK_RATE * 100),
             "people": round(OPEN_RATE * 100),
             "mailings": list(mailing_ids),
+            "half": half,
         },
     )
     count = env.cr.rowcount
@@ -164,30 +173,39 @@ def queue_engagement(env, mailing_ids):
     return count
 
 
-def bench_capped_mail(env, mailing_ids):
-    """An e-mail step sent with caps set (not reached) while the engine handles a queue
-    of opens and clicks of machines and people."""
-    ICP = env["ir.config_parameter"].sudo()
-    before = {key: ICP.get_param(key) for key in CAPS}
-    for key, value in CAPS.items():
-        ICP.set_param(key, value)
+def _mail_scenario(env, name, subject):
     scenario, steps = _scenario(
         env,
-        "Capped (bench)",
+        name,
         [
             (
                 "News",
-                {"action_type": "mail", "mailing_id": make_mailing(env, "News (capped)", True).id},
+                {"action_type": "mail", "mailing_id": make_mailing(env, subject, True).id},
                 None,
             )
         ],
     )
-    _enroll(env, scenario)
-    events = queue_engagement(env, mailing_ids)
+    return scenario, steps["News"]
+
+
+def bench_capped_mail(env, mailing_ids):
+    """The same e-mail step twice, on each half of the contacts: plain, then with caps
+    set (not reached) while the engine handles a queue of opens and clicks of machines
+    and people."""
+    scenario, step = _mail_scenario(env, "Plain (bench)", "News (plain)")
+    _enroll(env, scenario, half=0)
+    plain = _run(env, "e-mail step, half the contacts, plain", DONE_OF_STEP, [step.id])
+    ICP = env["ir.config_parameter"].sudo()
+    before = {key: ICP.get_param(key) for key in CAPS}
+    for key, value in CAPS.items():
+        ICP.set_param(key, value)
+    scenario, step = _mail_scenario(env, "Capped (bench)", "News (capped)")
+    _enroll(env, scenario, half=1)
+    events = queue_engagement(env, mailing_ids, half=1)
     say(f"queued {events} opens and clicks (machines' and people's) for the engine")
     try:
         figures = _run(
-            env, "e-mail step, caps and machine events", DONE_OF_STEP, [steps["News"].id]
+            env, "e-mail step, other half, caps and machine events", DONE_OF_STEP, [step.id]
         )
     finally:
         for key, value in before.items():
@@ -198,7 +216,7 @@ def bench_capped_mail(env, mailing_ids):
         SELECT count(*) FILTER (WHERE marketing_machine_opens > 0),
                count(*) FILTER (WHERE marketing_machine_clicks > 0),
                count(*) FILTER (WHERE marketing_opened_at IS NOT NULL)
-          FROM mailing_trace WHERE mass_mailing_id = ANY(%s)
+          FROM mailing_trace WHERE mass_mailing_id = ANY(%s) AND res_id %% 2 = 1
         """,
         [list(mailing_ids)],
     )
@@ -212,22 +230,35 @@ def bench_capped_mail(env, mailing_ids):
         mails_machine_clicked=machine_clicked,
         mails_opened_by_people=people,
     )
-    return figures
+    return plain, figures
+
+
+def _per_mail(figures):
+    return figures["seconds"] / figures["traces"] if figures["traces"] else None
 
 
 def run_experiments(env, results, mailing_ids):
-    """The three phases; their figures, and the capped step's time over the anchor's."""
+    """The phases; their figures, and the capped step's time per e-mail over the plain
+    step's and the anchor's."""
     env.invalidate_all()
+    plain, capped = bench_capped_mail(env, mailing_ids)
     figures = {
         "split": bench_split(env),
         "send_time": bench_send_time(env),
-        "capped_mail": bench_capped_mail(env, mailing_ids),
+        "plain_mail": plain,
+        "capped_mail": capped,
     }
     anchor = results.get("anchor")
-    capped = figures["capped_mail"]
+    capped_s = _per_mail(capped)
+    figures["capped_vs_plain_step"] = (
+        round(capped_s / _per_mail(plain), 3) if capped_s and plain["traces"] else None
+    )
     figures["capped_mail_vs_anchor"] = (
-        round((capped["seconds"] / capped["traces"]) / (anchor["seconds"] / anchor["mails"]), 3)
-        if anchor and capped["traces"]
+        round(capped_s / (anchor["seconds"] / anchor["mails"]), 3) if anchor and capped_s else None
+    )
+    figures["plain_mail_vs_anchor"] = (
+        round(_per_mail(plain) / (anchor["seconds"] / anchor["mails"]), 3)
+        if anchor and plain["traces"]
         else None
     )
     return figures
@@ -242,5 +273,8 @@ def summary(figures):
         f"split={split['per_s']} traces/s (q/trace {split['queries_per_trace']})"
         f" send-time={timed['per_s']} traces/s (q/trace {timed['queries_per_trace']})"
         f" capped+machine-events mail={capped['per_s']} traces/s"
-        f" ({capped['events']} events) /anchor={figures['capped_mail_vs_anchor']}x"
+        f" ({capped['events']} events, q/trace {capped['queries_per_trace']})"
+        f" /plain step={figures['capped_vs_plain_step']}x"
+        f" /anchor={figures['capped_mail_vs_anchor']}x"
+        f" (plain step /anchor={figures['plain_mail_vs_anchor']}x)"
     )

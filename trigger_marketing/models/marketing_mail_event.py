@@ -13,6 +13,14 @@ MAIL_EVENTS = [
     ("reply", "Replied"),
     ("bounce", "Bounced"),
 ]
+# what the engine counts on the mails (mailing.trace)
+COUNTED_FIELDS = [
+    "marketing_opened_at",
+    "marketing_clicked_at",
+    "marketing_machine_opens",
+    "marketing_machine_clicks",
+    "marketing_machine_reason",
+]
 # what a tracking request may write of its headers (they are the visitor's text)
 HEADER_LIMIT = 512
 
@@ -255,29 +263,55 @@ class MarketingMailEvent(models.Model):
                 list(by_mail),
             )
         )
-        locked = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+        rows = []  # (mail id, opened, clicked, machines' opens, clicks, reason)
         new_opens, new_clicks = [], []
-        for mail in MailingTrace.browse(list(locked)):  # records that prefetch together
-            mail_id = mail.id
-            opened, clicked, machine_opens, machine_clicks = locked[mail_id]
+        for mail_id, opened, clicked, _machine_opens, _machine_clicks in self.env.cr.fetchall():
             values = by_mail[mail_id]
-            vals = {}
+            first_open = first_click = None
             if values["opened"] and not opened:
-                vals["marketing_opened_at"] = values["opened"]
+                first_open = values["opened"]
                 new_opens.append(mail_id)
             elif values.get("read") and not opened:
-                vals["marketing_opened_at"] = values["read"]
+                first_open = values["read"]
             if values["clicked"] and not clicked:
-                vals["marketing_clicked_at"] = values["clicked"]
+                first_click = values["clicked"]
                 new_clicks.append(mail_id)
-            if values["open"]:
-                vals["marketing_machine_opens"] = machine_opens + values["open"]
-            if values["click"]:
-                vals["marketing_machine_clicks"] = machine_clicks + values["click"]
-            if values.get("reason"):
-                vals["marketing_machine_reason"] = values["reason"]
-            if vals:
-                mail.write(vals)  # one UPDATE for all at the flush
+            if first_open or first_click or values["open"] or values["click"]:
+                row = (first_open, first_click, values["open"], values["click"])
+                rows.append((mail_id, *row, values.get("reason")))
+        if rows:
+            # in SQL: the ORM's write costs a millisecond per mail (measured by make bench)
+            ids, opened, clicked, machine_opens, machine_clicks, reasons = (
+                list(col) for col in zip(*rows, strict=True)
+            )
+            self.env.cr.execute(
+                SQL(
+                    """
+                    UPDATE mailing_trace mt
+                       SET marketing_opened_at = COALESCE(v.opened, mt.marketing_opened_at),
+                           marketing_clicked_at = COALESCE(v.clicked, mt.marketing_clicked_at),
+                           marketing_machine_opens
+                               = COALESCE(mt.marketing_machine_opens, 0) + v.mopens,
+                           marketing_machine_clicks
+                               = COALESCE(mt.marketing_machine_clicks, 0) + v.mclicks,
+                           marketing_machine_reason
+                               = COALESCE(v.reason, mt.marketing_machine_reason)
+                      FROM unnest(%s::int[], %s::timestamp[], %s::timestamp[], %s::int[],
+                                  %s::int[], %s::varchar[])
+                           AS v(id, opened, clicked, mopens, mclicks, reason)
+                     WHERE mt.id = v.id
+                    """,
+                    ids,
+                    opened,
+                    clicked,
+                    machine_opens,
+                    machine_clicks,
+                    reasons,
+                )
+            )
+            mails = MailingTrace.browse(ids)
+            mails.invalidate_recordset(COUNTED_FIELDS)
+            mails._trigger_marketing_mirror()  # their scenario steps' figures
         return new_opens, new_clicks
 
     @api.model

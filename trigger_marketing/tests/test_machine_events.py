@@ -5,9 +5,11 @@ Through the real tracking routes (the open pixel, the click redirect) with the r
 method and user agent, then the engine's run; the rules themselves in plain Python.
 """
 
+import importlib.util
 import unittest
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from unittest.mock import patch
 
 from freezegun import freeze_time
@@ -388,3 +390,38 @@ class TestMachineEventsEngine(TriggerMarketingCase):
         trace = self.trace_of(step, dave)
         self.assertEqual(trace.scheduled_at, NOW.replace(hour=18))
         self.assertIn("own 3 opens", trace.reason)
+
+    def test_upgrade_keeps_earlier_opens_as_peoples(self):
+        """19.0.1.2.0's post-migration: opens and clicks recorded before machines were
+        told apart stay in the step's figures, also after a later reply."""
+        path = Path(__file__).parents[1] / "migrations/19.0.1.2.0/post-machine-opens.py"
+        spec = importlib.util.spec_from_file_location("tm_post_machine_opens", path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        scenario = self.make_scenario(domain="[]")
+        welcome = self.make_step(scenario, "mail", name="Welcome")
+        with self.at(NOW):
+            scenario.action_start()
+            partners = self.make_partners(2)
+            scenario.enroll(partners)
+            with self.mock_mail_gateway():
+                self.run_cron()
+                self.send_queue()
+        opened, other = (self.mailing_trace(welcome, p) for p in partners)
+        self.env.flush_all()
+        # as an older version left it: mass_mailing's open, nothing of ours
+        self.env.cr.execute(
+            SQL(
+                "UPDATE mailing_trace SET trace_status = 'open', open_datetime = %s WHERE id = %s",
+                NOW,
+                opened.id,
+            )
+        )
+        migration.migrate(self.env.cr, "19.0.1.1.0")
+        self.env.invalidate_all()
+        self.assertEqual(opened.marketing_opened_at, NOW)
+        self.assertFalse(other.marketing_opened_at)
+        opened.set_replied()
+        self.handle_mail_events()
+        self.assertEqual(self.trace_of(welcome, partners[0]).mail_opened_at, NOW)
+        self.assertEqual(welcome.stat_opened, 1)
