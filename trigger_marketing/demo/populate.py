@@ -281,6 +281,17 @@ class DemoPopulation:
     # Simulation
     # ------------------------------------------------------------
 
+    def _enroll_seeded(self, scenario, records, rng):
+        """``scenario.enroll`` with PostgreSQL's ``random()`` (the holdout draw) seeded
+        from the demo's own generator, so that every demo database tells the same story;
+        the connection gets an unpredictable seed back afterwards."""
+        cr = self.env.cr
+        cr.execute(SQL("SELECT setseed(%s)", rng.uniform(-1, 1)))
+        try:
+            return scenario.enroll(records)
+        finally:
+            cr.execute(SQL("SELECT setseed(%s)", random.SystemRandom().uniform(-1, 1)))
+
     def _simulate(self, rng, scenario, records, now, converting=None):
         """Walk ``scenario`` with about 80% of ``records``, entered over the last weeks."""
         records = scenario._filter_audience(records)
@@ -290,7 +301,7 @@ class DemoPopulation:
         entry = {
             rec.id: now - timedelta(minutes=rng.randint(30, DEMO_DAYS * 24 * 60)) for rec in records
         }
-        participants = scenario.enroll(records)
+        participants = self._enroll_seeded(scenario, records, rng)
         scenario.date_start = min(entry.values())  # it has been running since then
         if converting:
             # some become customers whatever they receive: the baseline of the holdout
