@@ -43,6 +43,7 @@ from . import mail_mail_transactional
 from . import mail_thread
 from . import base
 from . import mailing_mailing
+from . import mailing_mailing_live
 from . import mailing_contact
 from . import mailing_subscription
 from . import mailing_trace

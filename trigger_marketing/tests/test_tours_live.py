@@ -73,3 +73,39 @@ class TestToursLive(HttpCase):
             "trigger_marketing_version_compare_tour",
             login="tm_tour_marketer",
         )
+
+    def test_designer_notice(self):
+        """The e-mail of a step contacts wait for, opened in the designer, says it."""
+        Step = self.env["marketing.scenario.step"]
+        scenario = self.env["marketing.scenario"].create(
+            {
+                "name": "Designer tour",
+                "model_id": self.env["ir.model"]._get_id("res.partner"),
+                "domain": "[]",
+            }
+        )
+        first = Step.create({"scenario_id": scenario.id, "name": "Start", "action_type": "wait"})
+        news = Step.create(
+            {
+                "scenario_id": scenario.id,
+                "parent_id": first.id,
+                "name": "News",
+                "action_type": "mail",
+                "mail_subject": "News",
+                "mail_body_html": "<p>News</p>",
+                "delay": 2,
+            }
+        )
+        scenario.action_start()
+        scenario.enroll(
+            self.env["res.partner"].create(
+                [{"name": f"Reader {i}", "email": f"reader{i}@example.com"} for i in range(2)]
+            )
+        )
+        Trace = self.env["marketing.scenario.trace"]
+        Trace.search([("step_id", "=", first.id)])._claim_now()._process()
+        self.start_tour(
+            f"/odoo/mailing.mailing/{news.mailing_id.id}",
+            "trigger_marketing_live_designer_tour",
+            login="tm_tour_marketer",
+        )

@@ -100,3 +100,38 @@ class TestVersions(TriggerMarketingCase):
         self.assertEqual(version.number, 1)
         with self.assertRaises(Exception):  # noqa: B017 - AccessError
             version.change = "rewritten"
+
+
+@tagged("post_install", "-at_install")
+class TestDesignerLiveEdit(TriggerMarketingCase):
+    """The e-mail of a live step edited in mass_mailing's designer: the form says how
+    many contacts wait for it before saving, and the saved change is a version."""
+
+    def test_designer_edit_previewed_and_versioned(self):
+        scenario = self.make_scenario(name="Designer", domain="[]")
+        first = self.make_step(scenario, "wait", name="First")
+        mail = self.make_step(scenario, "mail", first, name="News", delay=2, delay_unit="days")
+        mailing = mail.mailing_id.with_user(self.user_marketing)
+        self.assertFalse(mailing.trigger_marketing_live_notice, "draft: nothing to say")
+        with self.at(NOW):
+            scenario.action_start()
+            scenario.enroll(self.make_partners(3))
+            self.run_cron()  # "First" done: the three contacts wait for the e-mail
+        mailing.invalidate_recordset()
+        notice = mailing.trigger_marketing_live_notice
+        self.assertIn("3 contact(s) wait for this e-mail", notice)
+        self.assertIn("Designer", notice)
+        versions = len(scenario.version_ids)
+        with self.at(NOW + timedelta(hours=1)):
+            mailing.write({"body_html": "<p>New content</p>"})
+        self.assertEqual(len(scenario.version_ids), versions + 1)
+        last = scenario.current_version_id
+        self.assertIn("News changed in the e-mail designer", last.change)
+        self.assertEqual(last.author_id, self.user_marketing)
+        # a change made on the step form is one version, recorded by the step
+        with self.at(NOW + timedelta(hours=2)):
+            form = Form(mail.with_user(self.user_marketing))
+            form.mail_subject = "News, again"
+            form.live_pending_choice = "apply"
+            form.save()
+        self.assertEqual(len(scenario.version_ids), versions + 2)

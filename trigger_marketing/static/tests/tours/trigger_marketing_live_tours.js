@@ -78,3 +78,12 @@ registry.category("web_tour.tours").add("trigger_marketing_version_compare_tour"
         },
     ],
 });
+
+registry.category("web_tour.tours").add("trigger_marketing_live_designer_tour", {
+    steps: () => [
+        {
+            content: "A live step's e-mail in the designer: who waits for it, before saving",
+            trigger: ".o_tm_live_mailing_notice:contains(2 contact(s) wait for this e-mail):contains(Designer tour)",
+        },
+    ],
+});
