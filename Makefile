@@ -6,7 +6,7 @@
 TM := bash tools/tm.sh
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run screenshots test test-slow bench bench-latency wheels wheels-check lint format pot drop-db
+.PHONY: help setup run screenshots test test-slow bench bench-latency bench-overhead wheels wheels-check lint format pot drop-db
 
 help:               ## list the targets and settings
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ bench:              ## scale benchmark on its own database (N=20000, CARTS=1, KE
 
 bench-latency:      ## event -> inbox latency and tracking on two prefork servers (BENCH_ARGS)
 	@$(TM) bench-latency
+
+bench-overhead:     ## Odoo's own operations with and without the addon, same run (BENCH_ARGS=-n ...)
+	@$(TM) bench-overhead
 
 wheels:             ## one odoo-addon-<addon> wheel per addon (whool) into dist/ (WHEELS_DIR)
 	@$(TM) wheels

@@ -8,6 +8,7 @@
 #   tools/tm.sh test-slow      same, pytest -m slow (no slow test at all is not an error)
 #   tools/tm.sh bench          set-up + tools/bench (python -m tools.bench) on a fresh database (N contacts)
 #   tools/tm.sh bench-latency  set-up + tools/bench/latency.py: event -> inbox on two real servers
+#   tools/tm.sh bench-overhead set-up + tools/bench/overhead.py: Odoo's operations with/without the addon
 #   tools/tm.sh wheels         build every addon's wheel (whool) into WHEELS_DIR
 #   tools/tm.sh wheels-check   build the wheels, pip-install them into a temporary folder and
 #                              install trigger_marketing from there on a fresh database
@@ -56,7 +57,7 @@ POT_DB=${POT_DB:-tm_pot_$(printf '%s' "$REPO" | cksum | cut -d' ' -f1)}
 
 usage() {
     cat <<EOF
-usage: tools/tm.sh {setup|run|screenshots|test|test-slow|bench|bench-latency|wheels|wheels-check|lint|format|pot|pot-check|pg-start|check-odoo|build-deps|drop-db}
+usage: tools/tm.sh {setup|run|screenshots|test|test-slow|bench|bench-latency|bench-overhead|wheels|wheels-check|lint|format|pot|pot-check|pg-start|check-odoo|build-deps|drop-db}
 
 Settings (environment variables or make VAR=value):
   PYTHON=$PYTHON             interpreter that has (or gets) Odoo 19 and the dev tools
@@ -494,6 +495,15 @@ cmd_bench() {
     "$PYTHON" -m tools.bench "${args[@]}" "${extra[@]}"
 }
 
+cmd_bench_overhead() { # what the addon costs Odoo's own operations (tools/bench/overhead.py)
+    setup
+    local -a args=(--addons-path "$ADDONS_PATH" --json "${BENCH_JSON%.json}-overhead.json") extra=()
+    mapfile -d '' extra < <(split_words "$BENCH_ARGS")
+    cd "$REPO"
+    say "bench-overhead: python -m tools.bench.overhead ${args[*]} ${extra[*]}"
+    "$PYTHON" -m tools.bench.overhead "${args[@]}" "${extra[@]}"
+}
+
 cmd_bench_latency() { # event -> inbox latency on two prefork servers (tools/bench/latency.py)
     setup
     local -a args=(--addons-path "$ADDONS_PATH" --json "${BENCH_JSON%.json}-latency.json") extra=()
@@ -705,6 +715,7 @@ main() {
     test-slow) cmd_test slow ;;
     bench) cmd_bench ;;
     bench-latency) cmd_bench_latency ;;
+    bench-overhead) cmd_bench_overhead ;;
     wheels) cmd_wheels ;;
     wheels-check) cmd_wheels_check ;;
     lint) cmd_lint ;;
