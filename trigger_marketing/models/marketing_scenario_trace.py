@@ -2,6 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from .mailing_trace import MIRRORED_FIELDS
 from .marketing_scenario_step import (
     MAIL_NEGATIVE,
     MAIL_POSITIVE,
@@ -169,17 +170,7 @@ class MarketingScenarioTrace(models.Model):
     @api.depends("mailing_trace_ids")
     def _compute_mail_tracking(self):
         # read together: the slice below would read one mail at a time
-        self.mailing_trace_ids.fetch(
-            [
-                "trace_status",
-                "sent_datetime",
-                "reply_datetime",
-                "marketing_opened_at",
-                "marketing_clicked_at",
-                "marketing_machine_opens",
-                "marketing_machine_clicks",
-            ]
-        )
+        self.mailing_trace_ids.fetch(sorted(MIRRORED_FIELDS))
         for trace in self:
             mail = trace.mailing_trace_ids[:1]
             trace.mail_status = mail.trace_status or False
