@@ -103,28 +103,11 @@ class MarketingScenario(models.Model):
         stats = defaultdict(lambda: defaultdict(int))
         scenario_ids = [sid for sid in self._origin.ids if sid]
         if scenario_ids:
-            for scenario, *figures in self.env["marketing.scenario.trace"]._read_group(
-                [
-                    ("scenario_id", "in", scenario_ids),
-                    ("is_test", "=", False),
-                    ("mail_status", "!=", False),
-                ],
-                ["scenario_id"],
-                [
-                    "mail_sent_at:count",
-                    "mail_opened_at:count",
-                    "mail_clicked_at:count",
-                    "mail_machine_opens:sum",
-                    "mail_machine_clicks:sum",
-                ],
-            ):
-                st = stats[scenario.id]
-                for name, value in zip(
-                    ("sent", "opened", "clicked", "machine_opens", "machine_clicks"),
-                    figures,
-                    strict=True,
-                ):
-                    st[name] += value or 0
+            stats.update(
+                self.env["marketing.scenario.trace"]._mail_figures(
+                    [("scenario_id", "in", scenario_ids)], "scenario_id"
+                )
+            )
             for scenario, recipients in self.env["marketing.scenario.trace"]._read_group(
                 [
                     ("scenario_id", "in", scenario_ids),

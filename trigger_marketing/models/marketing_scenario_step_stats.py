@@ -6,9 +6,6 @@ from odoo.tools import SQL
 
 from .marketing_scenario_step import BRANCH_TRIGGERS, BRANCHING_ACTIONS
 
-# the e-mail figures read per step and e-mail status (people's opens and clicks)
-MAIL_FIGURES = ("sent", "opened", "clicked", "replied", "machine_opens", "machine_clicks")
-
 
 class MarketingScenarioStep(models.Model):
     """What a step did (real participants only) and, before going live, would do."""
@@ -113,24 +110,8 @@ class MarketingScenarioStep(models.Model):
                     skip_reasons[step.id][reason] += count
                 elif state == "done" and step.action_type in BRANCHING_ACTIONS:
                     st["yes" if outcome else "no"] += count
-            for step, status, count, *figures in Trace._read_group(
-                [*base, ("mail_status", "!=", False)],
-                ["step_id", "mail_status"],
-                [
-                    "__count",
-                    "mail_sent_at:count",
-                    "mail_opened_at:count",
-                    "mail_clicked_at:count",
-                    "mail_replied_at:count",
-                    "mail_machine_opens:sum",
-                    "mail_machine_clicks:sum",
-                ],
-            ):
-                st = stats[step.id]
-                for name, value in zip(MAIL_FIGURES, figures, strict=True):
-                    st[name] += value or 0
-                if status == "bounce":
-                    st["bounced"] += count
+            for step_id, figures in Trace._mail_figures(base, "step_id").items():
+                stats[step_id].update(figures)
             unsubscribed = self._unsubscribed_counts(step_ids)
         reason_labels = dict(Trace._fields["reason_code"]._description_selection(self.env))
         for step in self:

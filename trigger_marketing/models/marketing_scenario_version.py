@@ -170,23 +170,12 @@ class MarketingScenarioVersion(models.Model):
                 ["__count"],
             ):
                 walks[version.id][state] += count
-            for version, status, count, sent, clicked in self.env[
-                "marketing.scenario.trace"
-            ]._read_group(
-                [
-                    ("scenario_id", "in", self.scenario_id.ids),
-                    ("version_id", "in", ids),
-                    ("is_test", "=", False),
-                    ("mail_status", "!=", False),
-                ],
-                ["version_id", "mail_status"],
-                ["__count", "mail_sent_at:count", "mail_clicked_at:count"],
-            ):
-                figures = mails[version.id]
-                figures["sent"] += sent
-                figures["clicked"] += clicked
-                if status in ("open", "reply"):
-                    figures["opened"] += count
+            mails.update(
+                self.env["marketing.scenario.trace"]._mail_figures(
+                    [("scenario_id", "in", self.scenario_id.ids), ("version_id", "in", ids)],
+                    "version_id",
+                )
+            )
         for version in self:
             walk, mail = walks[version._origin.id], mails[version._origin.id]
             total = sum(walk.values())

@@ -208,6 +208,8 @@ class TestMachineEvents(HttpCase):
         step.invalidate_recordset()
         self.assertEqual((step.stat_sent, step.stat_opened, step.stat_machine_opens), (1, 0, 1))
         self.assertEqual((self.scenario.opened_count, self.scenario.machine_open_count), (0, 1))
+        version = self.scenario.current_version_id
+        self.assertEqual((version.sent_count, version.open_rate), (1, 0.0), "per version too")
         # a day later: "not opened" runs, "opened" times out
         with self.at(fields.Datetime.now() + timedelta(days=2)):
             self.cron.method_direct_trigger()

@@ -22,6 +22,7 @@ class TestVersions(TriggerMarketingCase):
             self.send_queue()
         for partner in partners[:opened]:
             self.mailing_trace(self.welcome, partner).set_opened()
+        self.run_cron()  # the engine handles the opens (people's or machines')
         self.env.invalidate_all()
 
     def test_versions_figures_and_comparison(self):
