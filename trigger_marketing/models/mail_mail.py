@@ -53,18 +53,20 @@ class MailMail(models.Model):
         if not retry:
             return retry
         at = now + SMTP_RETRY_DELAY
-        retry.write(
-            {
-                "state": "outgoing",
-                "scheduled_date": at,
-                "failure_reason": self.env._(
-                    "The outgoing mail server could not be reached (%(reason)s); "
-                    "tried again from %(at)s.",
-                    reason=retry[:1].failure_reason or "",
-                    at=fields.Datetime.to_string(at),
-                ),
-            }
-        )
+        # one write per reason (a batch has one per sending configuration at most)
+        for reason, mails in retry.grouped("failure_reason").items():
+            mails.write(
+                {
+                    "state": "outgoing",
+                    "scheduled_date": at,
+                    "failure_reason": self.env._(
+                        "The outgoing mail server could not be reached (%(reason)s); "
+                        "tried again from %(at)s.",
+                        reason=reason or "",
+                        at=fields.Datetime.to_string(at),
+                    ),
+                }
+            )
         if not self.env.context.get("trigger_marketing_lane_run"):
             self._trigger_marketing_wake_queue(at)  # else the lane schedules its next run
         return retry

@@ -267,9 +267,8 @@ class MailMail(models.Model):
                     mail_server_id=server_id, smtp_from=smtp_from
                 )
             except Exception as exc:  # noqa: BLE001 - as Odoo's queue: the batch waits
+                mails.write({"failure_reason": tools.exception_to_unicode(exc)})
                 retry |= mails
-                failed_reason = tools.exception_to_unicode(exc)
-                retry.write({"failure_reason": failed_reason})
                 continue
             try:
                 retry |= mails._trigger_marketing_send(

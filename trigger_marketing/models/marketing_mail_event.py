@@ -256,8 +256,7 @@ class MarketingMailEvent(models.Model):
         self.env.cr.execute(
             SQL(
                 """
-                SELECT id, marketing_opened_at, marketing_clicked_at,
-                       COALESCE(marketing_machine_opens, 0), COALESCE(marketing_machine_clicks, 0)
+                SELECT id, marketing_opened_at, marketing_clicked_at
                   FROM mailing_trace WHERE id = ANY(%s) ORDER BY id FOR UPDATE
                 """,
                 list(by_mail),
@@ -265,7 +264,7 @@ class MarketingMailEvent(models.Model):
         )
         rows = []  # (mail id, opened, clicked, machines' opens, clicks, reason)
         new_opens, new_clicks = [], []
-        for mail_id, opened, clicked, _machine_opens, _machine_clicks in self.env.cr.fetchall():
+        for mail_id, opened, clicked in self.env.cr.fetchall():
             values = by_mail[mail_id]
             first_open = first_click = None
             if values["opened"] and not opened:

@@ -1,5 +1,6 @@
 import re
 from contextlib import contextmanager
+from unittest.mock import patch
 
 import psycopg2
 
@@ -148,3 +149,21 @@ class TestMailDelivery(TriggerMarketingCase):
         self.assertEqual(set(mailing.mailing_trace_ids.mapped("trace_status")), {"sent"})
         ours = [str(q) for q in queries if OURS.search(str(q))]
         self.assertFalse(ours, "no query of the addon")
+
+    def test_each_mail_keeps_its_own_connection_failure(self):
+        """Two sending configurations whose SMTP connections both fail: each mail keeps
+        the reason of its own connection (the second's overwrote the first's)."""
+
+        def refuse(server, *args, smtp_from=None, **kwargs):
+            raise ConnectionRefusedError(f"no SMTP server for {smtp_from}")
+
+        with self.at(NOW), self.mock_mail_gateway(mail_unlink_sent=True):
+            first, second = self.queue(2)
+            first.email_from = "first@example.com"
+            second.email_from = "second@example.com"
+            IrMailServer = type(self.env["ir.mail_server"])
+            with patch.object(IrMailServer, "_connect__", refuse):
+                self.deliver()
+            self.assertFalse(self._mails)
+            self.assertIn("first@example.com", first.failure_reason)
+            self.assertIn("second@example.com", second.failure_reason)
