@@ -2,8 +2,6 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 
-from .marketing_scenario_step_live import LIVE_STATES
-
 # what the designer changes of a step's e-mail
 CONTENT_FIELDS = {"subject", "body_html", "body_arch", "preview"}
 
@@ -22,22 +20,24 @@ class MailingMailing(models.Model):
         sanitize=False,
     )
 
-    @api.depends("marketing_step_ids")
+    @api.depends("use_in_trigger_marketing", "marketing_step_ids")
     def _compute_trigger_marketing_live_notice(self):
-        steps = self.marketing_step_ids.filtered(lambda s: s.scenario_id.state in LIVE_STATES)
-        waiting = dict(
-            self.env["marketing.scenario.trace"]
-            .sudo()
-            ._read_group(
-                [
-                    ("step_id", "in", steps.ids),
-                    ("state", "in", ("scheduled", "waiting")),
-                    ("is_test", "=", False),
-                ],
-                ["step_id"],
-                ["__count"],
+        steps = self.filtered("use_in_trigger_marketing").marketing_step_ids._live()
+        waiting = {}
+        if steps:
+            waiting = dict(
+                self.env["marketing.scenario.trace"]
+                .sudo()
+                ._read_group(
+                    [
+                        ("step_id", "in", steps.ids),
+                        ("state", "in", ("scheduled", "waiting")),
+                        ("is_test", "=", False),
+                    ],
+                    ["step_id"],
+                    ["__count"],
+                )
             )
-        )
         for mailing in self:
             lines = [
                 self.env._(
@@ -57,7 +57,7 @@ class MailingMailing(models.Model):
         steps = self.env["marketing.scenario.step"]
         # a change made on the step form (tm_live_skip) is recorded by the step
         if CONTENT_FIELDS & set(vals) and not self.env.context.get("tm_live_skip"):
-            steps = self.marketing_step_ids._live()
+            steps = self.filtered("use_in_trigger_marketing").marketing_step_ids._live()
         res = super().write(vals)
         if steps:
             versions = steps._live_open_versions(steps.scenario_id)
