@@ -1,10 +1,10 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from .marketing_scenario_live import LIVE_STATES
 from .marketing_scenario_step import BRANCH_TRIGGERS, MAIL_POSITIVE
 from .marketing_scenario_version import STEP_FIELDS, _plain
 
-LIVE_STATES = ("running", "paused")
 # Changes of a step that concern the contacts waiting for it.
 TIMING_FIELDS = {"delay", "delay_unit"}
 PENDING_FIELDS = set(STEP_FIELDS) - TIMING_FIELDS - {"name"}

@@ -3,11 +3,11 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from .marketing_scenario_live import LIVE_STATES
 from .marketing_scenario_step import BRANCH_TRIGGERS, MAIL_POSITIVE
 from .marketing_scenario_step_live import (
     EVENT_COLUMNS,
     LIVE_FIELDS,
-    LIVE_STATES,
     TIMING_FIELDS,
     _interval,
     _norm,
