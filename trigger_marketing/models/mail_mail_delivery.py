@@ -239,16 +239,11 @@ class MailMail(models.Model):
     @api.model
     def _trigger_marketing_wake_queue(self, at):
         """Wake the delivery lane(s) at ``at``, once per transaction for the earliest."""
-        woken = self.env.cr.postcommit.data
-        key = "trigger_marketing.delivery_woken_at"
-        if woken.get(key) and woken[key] <= at:
-            return
-        woken[key] = at
-        crons = self.env["marketing.scenario.trace"]._lane_cron_ids(
+        Trace = self.env["marketing.scenario.trace"]
+        crons = Trace._lane_cron_ids(
             "trigger_marketing.ir_cron_mail_delivery", self._name, DELIVERY_CODE
         )
-        for cron in self.env["ir.cron"].browse(crons).sudo():
-            cron._trigger(at)
+        Trace._wake_once(crons, at, "trigger_marketing.delivery_woken_at")
 
     # ------------------------------------------------------------
     # one batch

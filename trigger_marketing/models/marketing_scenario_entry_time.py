@@ -462,13 +462,8 @@ class MarketingScenario(models.Model):
         if not realtime:
             self.env["ir.cron"].browse(cron_id).sudo()._trigger(at)
             return
-        woken = self.env.cr.postcommit.data
-        key = "trigger_marketing.entry_woken_at"
-        if woken.get(key) and woken[key] <= at:
-            return
-        woken[key] = at
-        self.env["marketing.scenario.trace"]._insert_cron_triggers(
-            [cron_id], at, unless_pending=True
+        self.env["marketing.scenario.trace"]._wake_once(
+            [cron_id], at, "trigger_marketing.entry_woken_at", unless_pending=True
         )
 
     @api.model

@@ -68,17 +68,19 @@ class MarketingScenarioTrace(models.Model):
         INSERT, and none when this transaction already woke the cron at an earlier or
         equal time: that run schedules the next one itself (``_schedule_next_run``).
         """
-        now = self.env.cr.now()
-        at = max(at, now)
+        at = max(at, self.env.cr.now())
+        self._wake_once(self._processing_cron_ids(), at, "trigger_marketing.woken_at")
+
+    @api.model
+    def _wake_once(self, cron_ids, at, key, unless_pending=False):
+        """Wake ``cron_ids`` at ``at`` (``_insert_cron_triggers``), once per transaction
+        for the earliest moment: nothing when this transaction already woke them (its
+        ``postcommit.data[key]``) at an earlier or equal time."""
         woken = self.env.cr.postcommit.data
-        key = "trigger_marketing.woken_at"
-        if woken.get(key) and woken[key] <= at:
-            return
-        cron_ids = self._processing_cron_ids()
-        if not cron_ids:
+        if not cron_ids or (woken.get(key) and woken[key] <= at):
             return
         woken[key] = at
-        self._insert_cron_triggers(cron_ids, at)
+        self._insert_cron_triggers(cron_ids, at, unless_pending=unless_pending)
 
     @api.model
     def _insert_cron_triggers(self, cron_ids, at, unless_pending=False):
